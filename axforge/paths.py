@@ -1,0 +1,86 @@
+"""Where axforge keeps things: the cache, the user's library; atomic writes."""
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = [
+    "home_dir", "cache_dir", "library_dir", "sha256_bytes", "sha256_text",
+    "atomic_write_bytes", "atomic_write_text", "atomic_dir", "write_json",
+]
+
+
+def home_dir():
+    """``$AXFORGE_HOME``, or ``~/.axforge``."""
+    return Path(os.environ.get("AXFORGE_HOME") or Path.home() / ".axforge")
+
+
+def cache_dir():
+    """Content-addressed build cache: ``$AXFORGE_CACHE`` or ``<home>/cache``."""
+    path = Path(os.environ.get("AXFORGE_CACHE") or home_dir() / "cache")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def library_dir():
+    """The user's library of imported designs: ``$AXFORGE_LIBRARY`` or ``<home>/library``."""
+    return Path(os.environ.get("AXFORGE_LIBRARY") or home_dir() / "library")
+
+
+def sha256_bytes(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_text(text):
+    return sha256_bytes(text.encode())
+
+
+def atomic_write_bytes(path, data):
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path, text):
+    atomic_write_bytes(path, text.encode())
+
+
+def write_json(path, obj):
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+@contextmanager
+def atomic_dir(path):
+    """Yield a temporary directory that replaces ``path`` only if the block succeeds.
+
+    Files already in ``path`` that the block does not write are kept; files the
+    block writes replace their namesakes. On an exception nothing in ``path``
+    changes and the temporary directory is removed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        path.mkdir(parents=True, exist_ok=True)
+        for item in sorted(tmp.rglob("*")):
+            rel = item.relative_to(tmp)
+            if item.is_dir():
+                (path / rel).mkdir(parents=True, exist_ok=True)
+            else:
+                (path / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(item, path / rel)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

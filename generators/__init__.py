@@ -1,0 +1,1 @@
+"""Generators: specs, design-space enumeration and Verilog emission."""

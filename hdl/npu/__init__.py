@@ -1,0 +1,1 @@
+"""The AXNet NPU (future work: see the issues)."""

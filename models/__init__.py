@@ -1,0 +1,1 @@
+"""PyTorch models and approximate layers (future work: see the issues)."""

@@ -1,0 +1,1 @@
+"""Stub PDK and the Yosys synthesis flow."""

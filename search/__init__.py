@@ -1,0 +1,1 @@
+"""Search: layer->array mapping and NAS (future work: see the issues)."""

@@ -1,0 +1,1 @@
+"""Simulation: Verilator harnesses, cocotb testbenches, LUTs and error metrics."""
