@@ -16,6 +16,7 @@ constants, so perforated rows and truncated columns cost no hardware.
 
 import numpy as np
 from amaranth.hdl import Mux, Signal
+from amaranth.hdl._ast import Slice  # a bit-select is an alias, not a gate
 
 __all__ = [
     "HW", "NP", "and_", "or_", "xor_", "not_", "full_adder", "half_adder",
@@ -25,20 +26,46 @@ __all__ = [
 
 
 class HW:
-    """Amaranth backend: named 1-bit wires in a module's comb domain."""
+    """Amaranth backend: named 1-bit wires in a module's comb domain.
+
+    Assignments are collected and added by :meth:`finish`, which keeps only
+    the wires the outputs depend on: constant folding and dropped carries
+    leave dead logic that would otherwise show up as unused signals.
+    """
 
     def __init__(self, module):
         self.module = module
         self._count = {}
+        self._defs = {}
+        self._hash = {}
 
     def wire(self, expr, name):
-        if isinstance(expr, int):
+        # Constants and bare aliases (a signal or one bit of it) need no wire of
+        # their own: an alias would survive in the Verilog as an unused name.
+        if isinstance(expr, (int, Signal, Slice)):
             return expr
+        key = repr(expr)  # structural hashing: identical logic shares one wire
+        if key in self._hash:
+            return self._hash[key]
         index = self._count.get(name, 0)
         self._count[name] = index + 1
         sig = Signal(name=f"{name}{index}")
-        self.module.d.comb += sig.eq(expr)
+        self._defs[id(sig)] = (sig, expr)  # Signals are not hashable: key by identity
+        self._hash[key] = sig
         return sig
+
+    def finish(self, outputs):
+        """Drive every wire that ``outputs`` (a list of bits) depend on."""
+        live, work = set(), [o for o in outputs if not isinstance(o, int)]
+        while work:
+            for sig in work.pop()._rhs_signals():
+                key = id(sig)
+                if key in self._defs and key not in live:
+                    live.add(key)
+                    work.append(self._defs[key][1])
+        for key, (sig, expr) in self._defs.items():  # creation order: deterministic output
+            if key in live:
+                self.module.d.comb += sig.eq(expr)
 
     @staticmethod
     def mux(sel, if_true, if_false):
@@ -76,6 +103,8 @@ def or_(x, y):
 def not_(x):
     if isinstance(x, int):
         return 1 - x
+    if getattr(x, "operator", None) == "~":  # Amaranth: fold ~~x
+        return x.operands[0]
     return ~x
 
 

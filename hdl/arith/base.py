@@ -277,6 +277,9 @@ class MultSpec:
     # -- behaviour ------------------------------------------------------------
     @property
     def family_obj(self):
+        if self.family == "verilog":
+            from .imported import IMPORTED
+            return IMPORTED
         return get_family(self.family)
 
     def model(self, a, b):

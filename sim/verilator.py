@@ -1,0 +1,144 @@
+"""Verilator: lint and compiled C++ harnesses (the fast route to bulk LUTs).
+
+A harness is built once per design (keyed by the design's content hash) as a
+unity build: every generated C++ file plus the harness in one translation
+unit, linked with a Verilator runtime compiled once per Verilator version.
+That keeps a clean build near 1.5 s on this machine instead of ~6 s.
+"""
+
+import fcntl
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from axforge import toolenv
+from axforge.errors import AxforgeError
+from axforge.paths import cache_dir
+
+__all__ = ["lint", "lint_design", "build_harness", "run_harness", "HARNESS_SRC"]
+
+HARNESS_SRC = Path(__file__).with_name("harness.cpp")
+CXXFLAGS = ["-O1", "-std=gnu++20", "-w"]
+
+
+@contextmanager
+def _locked(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run(cmd, cwd, what):
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        log = Path(cwd) / f"{what}.log"
+        log.write_text(proc.stdout + proc.stderr)
+        first = next((ln for ln in (proc.stdout + proc.stderr).splitlines() if "rror" in ln),
+                     (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"])
+        first = first if isinstance(first, str) else first[0]
+        raise AxforgeError(f"{what} failed: {first.strip()} (full log: {log})")
+    return proc
+
+
+def _includes(root):
+    return [f"-I{root / 'include'}", f"-I{root / 'include' / 'vltstd'}"]
+
+
+def _runtime():
+    """Object files of the Verilator runtime, compiled once per Verilator install."""
+    root = toolenv.setup()
+    from importlib.metadata import version
+    rt = cache_dir() / "vruntime" / version("verilator")
+    objs = [rt / "verilated.o", rt / "verilated_threads.o"]
+    if all(o.exists() for o in objs):
+        return objs
+    with _locked(rt.parent / f"{rt.name}.lock"):
+        if not all(o.exists() for o in objs):
+            rt.mkdir(parents=True, exist_ok=True)
+            for obj in objs:
+                src = root / "include" / f"{obj.stem}.cpp"
+                tmp = obj.with_suffix(f".{os.getpid()}.tmp")
+                _run(["g++", *CXXFLAGS, "-c", *_includes(root), str(src), "-o", str(tmp)], rt,
+                     "Verilator runtime compile")
+                os.replace(tmp, obj)
+    return objs
+
+
+def lint_design(spec):
+    """Lint one design with its waiver file, in a scratch directory."""
+    from axforge.generators.emit import verilog_text
+    files = verilog_text(spec)
+    with tempfile.TemporaryDirectory(prefix="axf-lint-") as tmp:
+        paths = []
+        for name, text in sorted(files.items(), key=lambda kv: not kv[0].endswith(".vlt")):
+            (Path(tmp) / name).write_text(text)
+            paths.append(Path(tmp) / name)
+        return lint(paths, spec.module_name)
+
+
+def lint(files, top, extra_args=()):
+    """``verilator --lint-only -Wall``: the list of warning/error lines (empty when clean)."""
+    toolenv.setup()
+    files = [str(Path(f).resolve()) for f in files]
+    proc = subprocess.run([toolenv.verilator_bin(), "--lint-only", "-Wall", "-Wno-fatal",
+                           "--top-module", top, *extra_args, *files],
+                          capture_output=True, text=True)
+    return [ln for ln in (proc.stdout + proc.stderr).splitlines()
+            if re.match(r"%(Warning|Error)", ln) and not ln.startswith("%Error: Exiting")]
+
+
+def build_harness(key, files, top):
+    """Compile (or reuse) the LUT harness for Verilog ``files`` with top ``top``.
+
+    ``files`` maps file names to Verilog text. Returns the executable path.
+    """
+    root = toolenv.setup()
+    exe = cache_dir() / "harness" / key / "sim"
+    if exe.exists():
+        return exe
+    runtime = _runtime()
+    exe.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=exe.parent, prefix=".build."))
+    try:
+        for name, text in files.items():
+            (work / name).write_text(text)
+        _run([toolenv.verilator_bin(), "--cc", *sorted(files, key=lambda n: not n.endswith(".vlt")), "--top-module", top, "--prefix", "Vdut",
+              "--Mdir", "obj", "-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert",
+              "-Wno-fatal", "-Wno-lint", "-Wno-style"], work, "Verilator")
+        unity = work / "unity.cpp"
+        cpps = sorted(p.name for p in (work / "obj").glob("*.cpp"))
+        unity.write_text("".join(f'#include "obj/{c}"\n' for c in cpps)
+                         + f'#include "{HARNESS_SRC}"\n')
+        _run(["g++", *CXXFLAGS, *_includes(root), "-Iobj", "unity.cpp",
+              *map(str, runtime), "-o", "sim", "-pthread"], work, "C++ compile")
+        os.replace(work / "sim", exe)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return exe
+
+
+def run_harness(exe, a_width, b_width, pairs=None):
+    """Run a harness: exhaustively, or on an ``(N, 2)`` array of raw operand pairs.
+
+    Returns ``(raw outputs as uint32 array, sweep nanoseconds)``.
+    """
+    import numpy as np
+    with tempfile.TemporaryDirectory(prefix="axf-sim-") as tmp:
+        out = Path(tmp) / "out.bin"
+        if pairs is None:
+            cmd = [str(exe), str(a_width), str(b_width), "exhaustive", str(out)]
+        else:
+            inp = Path(tmp) / "in.bin"
+            np.ascontiguousarray(pairs, dtype=np.uint32).tofile(inp)
+            cmd = [str(exe), str(a_width), str(b_width), "pairs", str(inp), str(out)]
+        proc = _run(cmd, tmp, "LUT harness")
+        ns = float(proc.stdout.split()[1]) if proc.stdout.startswith("SWEEP_NS") else float("nan")
+        return np.fromfile(out, dtype=np.uint32), ns
