@@ -50,10 +50,13 @@ def _generator_digest():
 
 
 def design_hash(spec):
-    """Content hash of a design: its canonical spec plus the generator (or the imported file)."""
-    spec = spec.combinational() if spec.family != "verilog" else spec
+    """Content hash of a design: its canonical spec plus the generator (or the imported file).
+
+    The spec string includes ``reg=1`` for registered designs; LUT caches key
+    on ``spec.combinational()`` since the register does not change the LUT.
+    """
     extra = spec.source[2] if spec.family == "verilog" else _generator_digest()
-    return sha256_text(f"{spec}|{extra}|registered={spec.registered}")
+    return sha256_text(f"{spec}|{extra}")
 
 
 def _convert(spec):

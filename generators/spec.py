@@ -1,0 +1,36 @@
+"""The spec loader: the only place that reads spec files (YAML) or spec strings from users."""
+
+from pathlib import Path
+
+import yaml
+
+from axforge.errors import AxforgeError
+from axforge.hdl.arith import MultSpec
+
+__all__ = ["load_mult_spec"]
+
+
+def load_mult_spec(text, signed=None):
+    """A :class:`MultSpec` from a spec string or a YAML file path.
+
+    YAML: a mapping with ``family``, ``a_width``, ``b_width``, ``signed``,
+    ``params`` (mapping) and ``registered``; or ``family: verilog`` with
+    ``path``, ``top`` and ``signed``.
+    """
+    path = Path(text)
+    if text.endswith((".yaml", ".yml")):
+        if not path.is_file():
+            raise AxforgeError(f"Spec file must exist, not {text!r}")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise AxforgeError(f"Spec file {text} must be valid YAML (parse error{where})") from None
+        spec = MultSpec.from_dict(data, where=f"spec file {text}")
+    else:
+        spec = MultSpec.parse(text)
+    if signed is not None and spec.family == "verilog" and spec.signed != signed:
+        from axforge.hdl.arith.imported import load
+        spec = load(spec.source[0], spec.source[1], signed)
+    return spec
