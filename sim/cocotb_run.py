@@ -184,6 +184,17 @@ def _failures(results_xml):
     return tests, failed
 
 
+def _prune_runs(runs, max_age_s=7 * 86400):
+    """Run dirs are removed after a pass and kept after a failure: drop week-old ones."""
+    cutoff = time.time() - max_age_s
+    for d in runs.iterdir():
+        try:
+            if d.stat().st_mtime < cutoff:
+                shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def run_mult_tb(spec, simulator="verilator", vectors="exhaustive", seed=1, build_root=None,
                 model_spec=None):
     """Check ``spec``'s RTL against its model (or ``model_spec``'s) in a cocotb bench.
@@ -205,6 +216,7 @@ def run_mult_tb(spec, simulator="verilator", vectors="exhaustive", seed=1, build
 
     runs = build_dir.parent / "runs"
     runs.mkdir(parents=True, exist_ok=True)
+    _prune_runs(runs)
     test_dir = Path(tempfile.mkdtemp(dir=runs, prefix=f"{build_dir.name[:12]}-{simulator}-"))
     results = test_dir / "results.xml"
     env = {"AXF_SPEC": str(spec), "AXF_VECTORS": str(vectors), "AXF_SEED": str(seed)}
@@ -217,7 +229,7 @@ def run_mult_tb(spec, simulator="verilator", vectors="exhaustive", seed=1, build
             # pytest-name-based naming; hdl_toplevel_lang is needed when build() was skipped.
             runner.test(hdl_toplevel=spec.module_name, hdl_toplevel_lang="verilog",
                         test_module=TEST_MODULE, build_dir=build_dir, test_dir=test_dir,
-                        results_xml=str(results), extra_env=env,
+                        results_xml=str(results), extra_env=env, seed=seed,
                         log_file=test_dir / "sim.log")
         except SystemExit as e:   # under pytest the runner sys.exit()s when a test failed
             code = e.code
