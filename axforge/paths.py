@@ -1,5 +1,6 @@
 """Where axforge keeps things: the cache, the user's library; atomic writes."""
 
+import fcntl
 import hashlib
 import json
 import os
@@ -10,7 +11,7 @@ from pathlib import Path
 
 __all__ = [
     "home_dir", "cache_dir", "library_dir", "sha256_bytes", "sha256_text",
-    "atomic_write_bytes", "atomic_write_text", "atomic_dir", "write_json",
+    "atomic_write_bytes", "atomic_write_text", "atomic_dir", "write_json", "file_lock",
 ]
 
 
@@ -84,3 +85,16 @@ def atomic_dir(path):
                 os.replace(item, path / rel)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def file_lock(path):
+    """Hold an exclusive ``fcntl`` lock on ``path`` (created if missing) for the block."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -13,7 +13,6 @@ the same for every design): the first build publishes those objects under
 them (~2 s instead of ~15 s a design).
 """
 
-import fcntl
 import json
 import os
 import re
@@ -25,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from axforge import toolenv
-from axforge.paths import atomic_write_text, cache_dir, sha256_text
+from axforge.paths import atomic_write_text, cache_dir, file_lock, sha256_text
 
 __all__ = ["run_mult_tb", "build_dir_for", "TEST_MODULE"]
 
@@ -44,17 +43,6 @@ def build_dir_for(spec, simulator="verilator", build_root=None):
     from axforge.generators.emit import design_hash
     root = Path(build_root) if build_root is not None else cache_dir() / "cocotb"
     return root / f"{design_hash(_as_spec(spec))}-{simulator}"
-
-
-@contextmanager
-def _locked(path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 @contextmanager
@@ -134,7 +122,7 @@ def _build(runner, spec, simulator, build_dir):
     key = {"spec": str(spec), "tools": tools,
            "files": {n: sha256_text(t) for n, t in sorted(files.items())}}
     stamp = build_dir / _STAMP
-    with _locked(build_dir.parent / f"{build_dir.name}.lock"):
+    with file_lock(build_dir.parent / f"{build_dir.name}.lock"):
         try:
             if json.loads(stamp.read_text()) == key:
                 return False

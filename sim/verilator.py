@@ -6,34 +6,21 @@ unit, linked with a Verilator runtime compiled once per Verilator version.
 That keeps a clean build near 1.5 s on this machine instead of ~6 s.
 """
 
-import fcntl
 import os
 import re
 import shutil
 import subprocess
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 from axforge import toolenv
 from axforge.errors import AxforgeError
-from axforge.paths import cache_dir
+from axforge.paths import cache_dir, file_lock
 
 __all__ = ["lint", "lint_design", "build_harness", "run_harness", "HARNESS_SRC"]
 
 HARNESS_SRC = Path(__file__).with_name("harness.cpp")
 CXXFLAGS = ["-O1", "-std=gnu++20", "-w"]
-
-
-@contextmanager
-def _locked(path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _run(cmd, cwd, what):
@@ -60,7 +47,7 @@ def _runtime():
     objs = [rt / "verilated.o", rt / "verilated_threads.o"]
     if all(o.exists() for o in objs):
         return objs
-    with _locked(rt.parent / f"{rt.name}.lock"):
+    with file_lock(rt.parent / f"{rt.name}.lock"):
         if not all(o.exists() for o in objs):
             rt.mkdir(parents=True, exist_ok=True)
             for obj in objs:
