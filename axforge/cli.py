@@ -73,9 +73,10 @@ def cmd_mult_char(args):
         specs = library_specs(a, b, _sign_filter(args), fams)
         t0 = time.perf_counter()
         rows = characterize_all(specs, args.output, plots=args.plots, jobs=args.jobs,
-                                progress=not args.quiet)
+                                progress=not args.quiet, with_ppa=not args.no_ppa)
+        pngs = "error_vs_cost.png" if args.no_ppa else "pareto_energy.png, pareto_area.png"
         print(f"{len(rows)} designs in {time.perf_counter() - t0:.1f} s -> "
-              f"{Path(args.output) / 'library.csv'}, {Path(args.output) / 'error_vs_cost.png'}")
+              f"{Path(args.output) / 'library.csv'}, {pngs}")
         return 0
     if not args.spec:
         raise AxforgeError("Give a SPEC (e.g. trunc:8x8u:k=4) or --all")
@@ -86,6 +87,35 @@ def cmd_mult_char(args):
         weights = load_distribution(spec, args.dist)
     metrics = characterize(spec, args.output, weights=weights, plot=args.plots)
     print(json.dumps({"spec": str(spec), **metrics}, indent=2))
+    return 0
+
+
+def _pdk(args):
+    from axforge.pdk_stub.pdk import PDK, default_pdk
+    if args.liberty or args.cells:
+        if not (args.liberty and args.cells):
+            raise AxforgeError("Options --liberty and --cells go together (a Liberty file and its cell models)")
+        pdk = PDK(args.liberty, args.cells)
+        pdk.library  # parse and validate now: a bad Liberty fails before any work
+        pdk.check_models()
+        return pdk
+    return default_pdk()
+
+
+def cmd_ppa(args):
+    from axforge.generators.spec import load_mult_spec
+    from axforge.pdk_stub.ppa import load_stream, ppa
+    spec = load_mult_spec(args.spec, args.signed_import)
+    stream, label = None, "uniform"
+    if args.stream:
+        stream, label = load_stream(args.stream, spec), Path(args.stream).name
+    t0 = time.perf_counter()
+    res = ppa(spec, _pdk(args), freq_mhz=args.freq_mhz, stream=stream, stream_label=label,
+              out_dir=args.output, emit_script=args.emit_script, equivalence=not args.no_equiv)
+    keys = ("area_um2", "cells", "leakage_uw", "delay_ns", "energy_pj_per_op", "power_mw", "freq_mhz")
+    print(json.dumps({"spec": res["spec"], **{k: res[k] for k in keys}, "equivalence": res["equivalence"]},
+                     indent=2))
+    print(f"-> {Path(args.output) / 'ppa.json'} ({time.perf_counter() - t0:.1f} s)")
     return 0
 
 
@@ -105,13 +135,13 @@ def cmd_demo(args):
     specs = [MultSpec.parse(s) for s in DEMO_SPECS]
     for s in specs[:1]:
         emit_verilog(s, out / "verilog" / s.module_name)
-    rows = characterize_all(specs, out / "char", plots=True, progress=not args.quiet)
-    print(f"{'spec':38s} {'gates':>6s} {'MAE%':>8s} {'WCE%':>8s} {'EP%':>7s} {'bias':>9s}")
+    rows = characterize_all(specs, out / "char", plots=True, progress=not args.quiet, with_ppa=True)
+    print(f"{'spec':38s} {'MAE%':>8s} {'WCE%':>8s} {'EP%':>7s} {'um2':>7s} {'ns':>6s} {'pJ/op':>7s}")
     for r in rows:
-        print(f"{r['spec'][:38]:38s} {r['gates']:6d} {r['mae_pct']:8.4f} {r['wce_pct']:8.4f} "
-              f"{r['ep_pct']:7.2f} {r['bias']:9.2f}")
-    print(f"outputs: {out / 'char' / 'library.csv'}, {out / 'char' / 'error_vs_cost.png'}, "
-          f"{out / 'char' / 'heatmaps'}/, Verilog in {out / 'verilog'}/")
+        print(f"{r['spec'][:38]:38s} {r['mae_pct']:8.4f} {r['wce_pct']:8.4f} {r['ep_pct']:7.2f} "
+              f"{r['area_um2']:7.1f} {r['delay_ns']:6.3f} {r['energy_pj_per_op']:7.4f}")
+    print(f"outputs: {out / 'char' / 'library.csv'}, {out / 'char' / 'pareto_energy.png'}, "
+          f"{out / 'char' / 'pareto_area.png'}, {out / 'char' / 'heatmaps'}/, Verilog in {out / 'verilog'}/")
     return 0
 
 
@@ -130,6 +160,20 @@ def build_parser():
     demo.add_argument("-o", "--output", default="out/demo")
     demo.add_argument("-q", "--quiet", action="store_true")
     demo.set_defaults(func=cmd_demo)
+
+    pp = sub.add_parser("ppa", help="area, delay, leakage, energy and power from the synthesis flow")
+    pp.add_argument("spec", help="spec string, YAML file, verilog:PATH@TOP or lib:NAME")
+    pp.add_argument("-o", "--output", required=True)
+    pp.add_argument("--freq-mhz", type=float, default=500.0, help="clock for power_mw (default 500)")
+    pp.add_argument("--stream", help=".npy of (N,2) integer operand pairs (default: 65,536 uniform)")
+    pp.add_argument("--emit-script", action="store_true",
+                    help="also write the RTL, the Liberty and synth.ys to run Yosys by hand")
+    pp.add_argument("--liberty", help="your own Liberty file (with --cells)")
+    pp.add_argument("--cells", help="Verilog models of the Liberty's cells")
+    pp.add_argument("--no-equiv", action="store_true", help="skip the mapped-netlist == RTL LUT check")
+    pp.add_argument("--signed", dest="signed_import", action="store_true", default=None,
+                    help="interpret imported Verilog as signed")
+    pp.set_defaults(func=cmd_ppa)
 
     mult = sub.add_parser("mult", help="the multiplier library")
     msub = mult.add_subparsers(dest="mcmd", required=True)
@@ -160,6 +204,8 @@ def build_parser():
     ch.add_argument("-o", "--output", required=True)
     ch.add_argument("--all", action="store_true", help="the whole library at --width")
     ch.add_argument("--plots", action="store_true", help="error heatmap PNG per design")
+    ch.add_argument("--no-ppa", action="store_true",
+                    help="with --all: skip synthesis/energy (gate count as the cost)")
     ch.add_argument("--dist", help=".npy of (N,2) operand pairs, or .npz with histograms a, b")
     ch.add_argument("--jobs", type=int, default=None, help="parallel workers (default: all cores)")
     ch.add_argument("--signed-import", dest="signed_import", action="store_true", default=None,

@@ -18,6 +18,8 @@ from .metrics import METRIC_KEYS, error_metrics
 __all__ = ["characterize", "characterize_all", "library_specs", "heatmap_png", "CSV_COLUMNS"]
 
 CSV_COLUMNS = ("spec", "family", "a_width", "b_width", "signed", "gates") + METRIC_KEYS
+PPA_COLUMNS = ("cells", "area_um2", "delay_ns", "leakage_uw", "energy_pj_per_op", "power_mw")
+PPA_FREQ_MHZ = 500.0
 SAMPLES = 1 << 20
 
 
@@ -116,14 +118,22 @@ def library_specs(a_width, b_width, signed=None, families=None):
     return out
 
 
-def _row(spec_text, plot_dir):
+def _row(spec_text, plot_dir, with_ppa=False):
     from axforge.hdl.arith import MultSpec
     from axforge import toolenv
     toolenv.setup()
     spec = MultSpec.parse(spec_text)
     lut, metrics = _metrics(spec)
     row = {"spec": spec_text, "family": spec.family, "a_width": spec.a_width,
-           "b_width": spec.b_width, "signed": spec.signed, "gates": gates(spec), **metrics}
+           "b_width": spec.b_width, "signed": spec.signed}
+    if with_ppa:
+        from axforge.pdk_stub.ppa import ppa
+        res = ppa(spec, freq_mhz=PPA_FREQ_MHZ)
+        row.update(metrics)
+        row.update({k: res[k] for k in PPA_COLUMNS})
+    else:
+        row["gates"] = gates(spec)
+        row.update(metrics)
     if plot_dir is not None and lut is not None:
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in spec_text)
         heatmap_png(spec, lut, Path(plot_dir) / f"{safe}.png")
@@ -153,8 +163,14 @@ def scatter_png(rows, path, x="gates", y="mae_pct"):
     atomic_write_bytes(path, buf.getvalue())
 
 
-def characterize_all(specs, out_dir, plots=False, jobs=None, progress=True):
-    """Characterize many designs in parallel into ``library.csv`` and ``error_vs_cost.png``."""
+def characterize_all(specs, out_dir, plots=False, jobs=None, progress=True, with_ppa=False):
+    """Characterize many designs in parallel into ``library.csv`` and plots.
+
+    Without PPA the cost is the generic gate count (``error_vs_cost.png``);
+    with PPA (the stub 45 nm flow, uniform operands, 500 MHz) the CSV gains
+    area, delay, leakage, energy and power, and ``pareto_energy.png`` /
+    ``pareto_area.png`` show error against cost with the Pareto front.
+    """
     from tqdm import tqdm
     jobs = jobs or os.cpu_count() or 1
     texts = [str(s) for s in specs]
@@ -167,21 +183,31 @@ def characterize_all(specs, out_dir, plots=False, jobs=None, progress=True):
         bar = tqdm(total=len(texts), desc="characterize", unit="design", disable=not progress)
         if jobs == 1:
             for t in texts:
-                rows[t] = _row(t, plot_dir)
+                rows[t] = _row(t, plot_dir, with_ppa)
                 bar.update()
         else:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futs = {pool.submit(_row, t, plot_dir): t for t in texts}
+                futs = {pool.submit(_row, t, plot_dir, with_ppa): t for t in texts}
                 for fut in as_completed(futs):
                     rows[futs[fut]] = fut.result()
                     bar.update()
         bar.close()
         ordered = [rows[t] for t in texts]
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        cols = (CSV_COLUMNS[:5] + METRIC_KEYS + PPA_COLUMNS) if with_ppa else CSV_COLUMNS
+        writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
         writer.writeheader()
         for r in ordered:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
         (tmp / "library.csv").write_text(buf.getvalue())
-        scatter_png(ordered, tmp / "error_vs_cost.png")
+        if with_ppa:
+            from axforge.search.pareto import front_plot
+            n = len(ordered)
+            front_plot(ordered, "energy_pj_per_op", "mae_pct", tmp / "pareto_energy.png",
+                       "energy per multiplication (pJ, stub45 flow, uniform operands)", "MAE % (log; 0 drawn at 1e-6)",
+                       f"{n} multipliers: error vs energy")
+            front_plot(ordered, "area_um2", "mae_pct", tmp / "pareto_area.png",
+                       "area (um^2, stub45 flow)", "MAE % (log)", f"{n} multipliers: error vs area")
+        else:
+            scatter_png(ordered, tmp / "error_vs_cost.png")
     return ordered

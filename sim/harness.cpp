@@ -3,23 +3,63 @@
 // output bits as little-endian uint32.
 //   sim A_WIDTH B_WIDTH exhaustive OUT.bin
 //   sim A_WIDTH B_WIDTH pairs IN.bin OUT.bin      (IN: uint32 a, uint32 b, ...)
+//   sim A_WIDTH B_WIDTH activity IN.bin OUT.saif  (built with -DAXF_SAIF: toggle counts)
+// Built with -DAXF_CLOCKED, each pair is applied, then one rising clock edge
+// registers the product (rst held low), so registered designs work as well.
 #include "Vdut.h"
 #include "verilated.h"
+#ifdef AXF_SAIF
+#include "verilated_saif_c.h"
+#endif
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 static int fail(const char* msg) { std::fprintf(stderr, "harness: %s\n", msg); return 2; }
+
+static uint64_t now = 0;
+
+template <typename T>
+static inline void apply(Vdut& top, uint32_t a, uint32_t b, T* trace) {
+    top.a = a;
+    top.b = b;
+#ifdef AXF_CLOCKED
+    top.rst = 0;
+    top.clk = 0;
+    top.eval();
+    if constexpr (!std::is_same_v<T, int>) { if (trace) trace->dump(now++); }
+    top.clk = 1;
+#endif
+    top.eval();
+    if constexpr (!std::is_same_v<T, int>) { if (trace) trace->dump(now++); }
+}
+
+static bool read_pairs(const char* path, std::vector<uint32_t>& in) {
+    FILE* f = std::fopen(path, "rb");
+    if (!f) return false;
+    uint32_t buf[2];
+    while (std::fread(buf, sizeof(uint32_t), 2, f) == 2) { in.push_back(buf[0]); in.push_back(buf[1]); }
+    std::fclose(f);
+    return true;
+}
 
 int main(int argc, char** argv) {
     if (argc < 5) return fail("usage: sim A_WIDTH B_WIDTH exhaustive OUT | pairs IN OUT");
     const int aw = std::atoi(argv[1]), bw = std::atoi(argv[2]);
     const uint64_t omask = (aw + bw) >= 32 ? 0xffffffffULL : ((1ULL << (aw + bw)) - 1);
     VerilatedContext ctx;
+#ifdef AXF_SAIF
+    ctx.traceEverOn(true);
+    using Trace = VerilatedSaifC;
+#else
+    using Trace = int;
+#endif
     Vdut top{&ctx};
+    Trace* none = nullptr;
     std::vector<uint32_t> out;
     auto t0 = std::chrono::steady_clock::now();
     if (std::strcmp(argv[3], "exhaustive") == 0) {
@@ -28,30 +68,40 @@ int main(int argc, char** argv) {
         out.resize(na * nb);
         size_t k = 0;
         for (uint64_t a = 0; a < na; a++) {
-            top.a = (uint32_t)a;
             for (uint64_t b = 0; b < nb; b++) {
-                top.b = (uint32_t)b;
-                top.eval();
+                apply(top, (uint32_t)a, (uint32_t)b, none);
                 out[k++] = (uint32_t)(top.p & omask);
             }
         }
     } else if (std::strcmp(argv[3], "pairs") == 0 && argc >= 6) {
-        FILE* f = std::fopen(argv[4], "rb");
-        if (!f) return fail("cannot open input pairs");
         std::vector<uint32_t> in;
-        uint32_t buf[2];
-        while (std::fread(buf, sizeof(uint32_t), 2, f) == 2) { in.push_back(buf[0]); in.push_back(buf[1]); }
-        std::fclose(f);
+        if (!read_pairs(argv[4], in)) return fail("cannot open input pairs");
         out.resize(in.size() / 2);
         for (size_t i = 0; i < out.size(); i++) {
-            top.a = in[2 * i];
-            top.b = in[2 * i + 1];
-            top.eval();
+            apply(top, in[2 * i], in[2 * i + 1], none);
             out[i] = (uint32_t)(top.p & omask);
         }
         argv[4] = argv[5];
+#ifdef AXF_SAIF
+    } else if (std::strcmp(argv[3], "activity") == 0 && argc >= 6) {
+        std::vector<uint32_t> in;
+        if (!read_pairs(argv[4], in)) return fail("cannot open input pairs");
+        if (in.size() < 2) return fail("activity needs at least one operand pair");
+        apply(top, in[0], in[1], none);  // settle on the first vector before tracing
+        Trace saif;
+        top.trace(&saif, 99);
+        saif.open(argv[5]);
+        saif.dump(now++);
+        for (size_t i = 2; i < in.size(); i += 2) apply(top, in[i], in[i + 1], &saif);
+        saif.close();
+        auto t1 = std::chrono::steady_clock::now();
+        std::printf("SWEEP_NS %.0f %zu\n", std::chrono::duration<double, std::nano>(t1 - t0).count(),
+                    in.size() / 2);
+        top.final();
+        return 0;
+#endif
     } else {
-        return fail("mode must be exhaustive or pairs");
+        return fail("mode must be exhaustive, pairs or activity");
     }
     auto t1 = std::chrono::steady_clock::now();
     FILE* o = std::fopen(argv[4], "wb");

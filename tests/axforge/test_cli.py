@@ -47,12 +47,27 @@ def test_char_with_distribution(tmp_path, capsys):
 
 def test_char_all_small(tmp_path, capsys):
     code, out, _ = run(capsys, "mult", "char", "--all", "--width", "4", "--family", "drum,kulkarni",
-                       "--unsigned", "-o", str(tmp_path / "lib"), "--jobs", "1", "-q")
+                       "--unsigned", "-o", str(tmp_path / "lib"), "--jobs", "1", "-q", "--no-ppa")
     assert code == 0
     lines = (tmp_path / "lib" / "library.csv").read_text().splitlines()
     assert lines[0].startswith("spec,family,a_width,b_width,signed,gates,mae,")
     assert len(lines) == 1 + 2 + 3  # drum k=2,3 ; kulkarni t=1..3
     assert (tmp_path / "lib" / "error_vs_cost.png").exists()
+
+
+def test_char_all_with_ppa_columns_and_pareto_plots(tmp_path, capsys):
+    code, out, _ = run(capsys, "mult", "char", "--all", "--width", "3", "--family", "drum,exact",
+                       "--unsigned", "-o", str(tmp_path / "lib"), "-q")
+    assert code == 0
+    import csv
+    rows = list(csv.DictReader((tmp_path / "lib" / "library.csv").open()))
+    for col in ("area_um2", "delay_ns", "leakage_uw", "energy_pj_per_op", "power_mw", "mae_pct"):
+        assert all(float(r[col]) >= 0 for r in rows), col
+    assert len(rows) == 6  # exact: 5 architectures; drum: k=2
+    drum = next(r for r in rows if r["family"] == "drum")
+    assert float(drum["mae_pct"]) > 0 and all(float(r["mae_pct"]) == 0 for r in rows if r["family"] == "exact")
+    for png in ("pareto_energy.png", "pareto_area.png"):
+        assert (tmp_path / "lib" / png).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_bad_input_exit_2_nothing_written(tmp_path, capsys):
