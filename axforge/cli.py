@@ -119,6 +119,37 @@ def cmd_ppa(args):
     return 0
 
 
+def cmd_chip_presets(args):
+    from axforge.generators.chip import PRESETS, preset
+    for name in PRESETS:
+        c = preset(name)
+        print(f"{name:12s} {c.rows}x{c.cols} {c.dataflow} {c.a_width}x{c.b_width}{'s' if c.signed else 'u'} "
+              f"acc{c.acc_width}  arrays: {', '.join(c.multipliers)}")
+    return 0
+
+
+def _chip_arg(args):
+    from axforge.generators.chip import load_chip, preset
+    if getattr(args, "preset", None):
+        if args.chip:
+            raise AxforgeError("Give either a chip YAML or --preset, not both")
+        return preset(args.preset)
+    if not args.chip:
+        raise AxforgeError("Give a chip YAML (or --preset NAME; see `axforge chip presets`)")
+    return load_chip(args.chip)
+
+
+def cmd_chip_gen(args):
+    from axforge.generators.chip import emit_chip
+    chip = _chip_arg(args)
+    t0 = time.perf_counter()
+    man = emit_chip(chip, args.output)
+    print(f"{chip.name}: {len(man['arrays'])} arrays of {chip.rows}x{chip.cols} -> "
+          f"{Path(args.output) / (man['top'] + '.v')} (+ manifest.json, filelist.f, synth.ys; "
+          f"{time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
 def cmd_mult_import(args):
     from axforge.hdl.arith.imported import import_to_library
     name, spec = import_to_library(args.path, args.top, args.signed, args.name)
@@ -174,6 +205,16 @@ def build_parser():
     pp.add_argument("--signed", dest="signed_import", action="store_true", default=None,
                     help="interpret imported Verilog as signed")
     pp.set_defaults(func=cmd_ppa)
+
+    chip = sub.add_parser("chip", help="array banks: presets, Verilog, simulation")
+    csub = chip.add_subparsers(dest="ccmd", required=True)
+    cp = csub.add_parser("presets", help="list the built-in chips")
+    cp.set_defaults(func=cmd_chip_presets)
+    cg = csub.add_parser("gen", help="emit a chip's Verilog + manifest + filelist + Yosys script")
+    cg.add_argument("chip", nargs="?", help="chip YAML")
+    cg.add_argument("--preset", help="a built-in chip instead of a YAML")
+    cg.add_argument("-o", "--output", required=True)
+    cg.set_defaults(func=cmd_chip_gen)
 
     mult = sub.add_parser("mult", help="the multiplier library")
     msub = mult.add_subparsers(dest="mcmd", required=True)

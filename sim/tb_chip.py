@@ -1,0 +1,339 @@
+"""cocotb testbench: an array bank (chip) against numpy matrix products through the RTL LUTs.
+
+Configured through environment variables (set by :func:`axforge.sim.chip_sim.run_chip_tb`):
+
+``AXF_CHIP``  JSON of the chip spec (``ChipSpec.to_dict()``).
+``AXF_LUTS``  ``.npz`` with ``lut<k>``: the LUT extracted from array k's multiplier RTL.
+``AXF_STATS`` path where measured cycle counts are written (JSON).
+``AXF_SEED``  seed of the random matrices, idle cycles and back-pressure.
+
+Structure (cocotb-style): :class:`StreamSource` drives a valid/ready stream
+(with random idle cycles), :class:`StreamSink` takes results (with random
+back-pressure), :class:`Scoreboard` compares them in order with
+``x @ W`` computed through the LUT and wrapped to the accumulator width.
+All of them drive on the falling clock edge and sample in the ReadOnly phase.
+"""
+
+import json
+import os
+
+import numpy as np
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+
+PERIOD_NS = 10
+
+
+def _config():
+    chip = json.loads(os.environ["AXF_CHIP"])
+    luts = np.load(os.environ["AXF_LUTS"])
+    return chip, [luts[f"lut{k}"] for k in range(len(chip["multipliers"]))], int(os.environ.get("AXF_SEED", 1))
+
+
+def _u(value):
+    """An unsigned int from a cocotb value (``Logic`` for 1-bit signals, ``LogicArray`` otherwise)."""
+    return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
+
+
+def _pack(values, width):
+    out = 0
+    for i, v in enumerate(values):
+        out |= (int(v) & ((1 << width) - 1)) << (i * width)
+    return out
+
+
+def _unpack(raw, width, n, signed):
+    vals = [(raw >> (i * width)) & ((1 << width) - 1) for i in range(n)]
+    if signed:
+        vals = [v - (1 << width) if v >> (width - 1) else v for v in vals]
+    return vals
+
+
+def golden(x, w, lut, chip):
+    """``x`` (M, R) @ ``w`` (R, C) with every product from ``lut``, wrapped to ``acc_width``."""
+    bw, acc, sgn = chip["b_width"], chip["acc_width"], chip["signed"]
+    xa = np.asarray(x, dtype=np.int64) % (1 << chip["a_width"])
+    wb = np.asarray(w, dtype=np.int64) % (1 << bw)
+    prods = lut[(xa[:, :, None] << bw) | wb[None, :, :]]          # (M, R, C)
+    y = prods.sum(axis=1) % (1 << acc)
+    if sgn:
+        y = np.where(y >= 1 << (acc - 1), y - (1 << acc), y)
+    return y
+
+
+class StreamSource:
+    """Drives ``<prefix>__payload/valid`` and honours ``ready``; random idle cycles between beats."""
+
+    def __init__(self, dut, prefix, clk, rng, idle=0.0):
+        self.payload = getattr(dut, f"{prefix}__payload")
+        self.valid = getattr(dut, f"{prefix}__valid")
+        self.ready = getattr(dut, f"{prefix}__ready")
+        self.clk, self.rng, self.idle = clk, rng, idle
+        self.valid.value = 0
+        self.accepted_cycles = []
+
+    async def send(self, beats, cycle_counter):
+        for beat in beats:
+            while True:
+                await FallingEdge(self.clk)
+                if self.idle and self.rng.random() < self.idle:
+                    self.valid.value = 0
+                    continue
+                self.payload.value = beat
+                self.valid.value = 1
+                await ReadOnly()
+                if int(self.ready.value):
+                    self.accepted_cycles.append(cycle_counter.cycle)
+                    break
+        await FallingEdge(self.clk)
+        self.valid.value = 0
+
+
+class StreamSink:
+    """Collects ``<prefix>__payload`` beats; random back-pressure on ``ready``."""
+
+    def __init__(self, dut, prefix, clk, rng, stall=0.0):
+        self.payload = getattr(dut, f"{prefix}__payload")
+        self.valid = getattr(dut, f"{prefix}__valid")
+        self.ready = getattr(dut, f"{prefix}__ready")
+        self.clk, self.rng, self.stall = clk, rng, stall
+        self.beats, self.cycles = [], []
+        self.ready.value = 0
+
+    async def run(self, cycle_counter):
+        while True:
+            await FallingEdge(self.clk)
+            self.ready.value = 0 if (self.stall and self.rng.random() < self.stall) else 1
+            await ReadOnly()
+            if int(self.valid.value) and int(self.ready.value):
+                self.beats.append(_u(self.payload.value))
+                self.cycles.append(cycle_counter.cycle)
+
+
+class CycleCounter:
+    def __init__(self, clk):
+        self.clk, self.cycle = clk, 0
+
+    async def run(self):
+        while True:
+            await RisingEdge(self.clk)
+            self.cycle += 1
+
+
+class Scoreboard:
+    """In-order comparison of result beats with the golden rows."""
+
+    def __init__(self, chip):
+        self.chip, self.expected, self.errors, self.checked = chip, [], [], 0
+
+    def expect(self, rows):
+        self.expected.extend([list(map(int, r)) for r in rows])
+
+    def check(self, beats):
+        c = self.chip
+        for raw in beats:
+            got = _unpack(raw, c["acc_width"], c["cols"], c["signed"])
+            want = self.expected.pop(0) if self.expected else None
+            self.checked += 1
+            if got != want and len(self.errors) < 5:
+                self.errors.append(f"result {self.checked - 1}: got {got}, expected {want}")
+        assert not self.errors, "; ".join(self.errors)
+
+
+class TB:
+    """Owns the clock, the streams and reset; ``matmul`` runs one tile product through an array."""
+
+    def __init__(self, dut, chip, luts, seed, idle=0.0, stall=0.0):
+        self.dut, self.chip, self.luts = dut, chip, luts
+        self.rng = np.random.default_rng(seed)
+        self.counter = CycleCounter(dut.clk)
+        self.act = StreamSource(dut, "act_in", dut.clk, self.rng, idle)
+        self.w = StreamSource(dut, "w_in", dut.clk, self.rng, idle)
+        self.route = StreamSource(dut, "route", dut.clk, self.rng)
+        self.sink = StreamSink(dut, "res_out", dut.clk, self.rng, stall)
+        self.board = Scoreboard(chip)
+
+    async def start(self):
+        cocotb.start_soon(Clock(self.dut.clk, PERIOD_NS, unit="ns").start())
+        cocotb.start_soon(self.counter.run())
+        await self.reset()
+        cocotb.start_soon(self.sink.run(self.counter))
+
+    async def reset(self, cycles=2):
+        await FallingEdge(self.dut.clk)
+        self.dut.rst.value = 1
+        for _ in range(cycles):
+            await RisingEdge(self.dut.clk)
+        await FallingEdge(self.dut.clk)
+        self.dut.rst.value = 0
+
+    def random_operands(self, shape, width):
+        c = self.chip
+        lo, hi = (-(1 << (width - 1)), 1 << (width - 1)) if c["signed"] else (0, 1 << width)
+        return self.rng.integers(lo, hi, shape)
+
+    async def select(self, k):
+        await self.route.send([k], self.counter)
+        await RisingEdge(self.dut.clk)
+
+    async def load_weights(self, w):
+        """R beats, bottom row first."""
+        c = self.chip
+        await self.w.send([_pack(w[i], c["b_width"]) for i in reversed(range(c["rows"]))], self.counter)
+
+    async def stream(self, x, expect=None):
+        c = self.chip
+        if expect is not None:
+            self.board.expect(expect)
+        await self.act.send([_pack(row, c["a_width"]) for row in x], self.counter)
+
+    async def drain(self, n_expected, timeout=20000):
+        for _ in range(timeout):
+            if len(self.sink.beats) >= n_expected:
+                return
+            await RisingEdge(self.dut.clk)
+        raise AssertionError(f"timeout: {len(self.sink.beats)} of {n_expected} results arrived")
+
+    async def matmul(self, k, m_rows, tiles=1):
+        """x (M, tiles*R) @ W (tiles*R, C) on array k, tile by tile; the host adds the tiles' results."""
+        c = self.chip
+        R, C = c["rows"], c["cols"]
+        x = self.random_operands((m_rows, tiles * R), c["a_width"])
+        w = self.random_operands((tiles * R, C), c["b_width"])
+        total = np.zeros((m_rows, C), dtype=np.int64)
+        for t in range(tiles):
+            xs, ws = x[:, t * R:(t + 1) * R], w[t * R:(t + 1) * R]
+            want = golden(xs, ws, self.luts[k], c)
+            start = len(self.sink.beats)
+            await self.load_weights(ws)
+            await self.stream(xs, want)
+            await self.drain(start + m_rows)
+            got = np.array([_unpack(b, c["acc_width"], C, c["signed"]) for b in self.sink.beats[start:]])
+            total += got
+        return x, w, total
+
+
+def _write_stats(stats):
+    path = os.environ.get("AXF_STATS")
+    if path:
+        old = json.loads(open(path).read()) if os.path.exists(path) else {}
+        old.update(stats)
+        with open(path, "w") as f:
+            json.dump(old, f, indent=1)
+
+
+@cocotb.test()
+async def test_matmul_backpressure_and_route(dut):
+    """Random shapes on every array (ROUTE switching), idle cycles and back-pressure, bit-exact."""
+    chip, luts, seed = _config()
+    tb = TB(dut, chip, luts, seed, idle=0.3, stall=0.3)
+    await tb.start()
+    n = 0
+    for k in list(range(len(luts))) + [0]:
+        await tb.select(k)
+        assert _u(dut.route_q.value) == k
+        for m_rows in (1, 5, 2 * chip["rows"] + 3):
+            x, w, total = await tb.matmul(k, m_rows, tiles=2 if m_rows == 5 else 1)
+            lut = luts[k]
+            want = golden(x, w, lut, chip) if m_rows != 5 else sum(
+                golden(x[:, t * chip["rows"]:(t + 1) * chip["rows"]], w[t * chip["rows"]:(t + 1) * chip["rows"]],
+                       lut, chip) for t in range(2))
+            assert np.array_equal(total, want), f"array {k}, M={m_rows}: results differ from x @ W via the LUT"
+            n += m_rows
+    tb.board.check(tb.sink.beats)
+    assert tb.board.checked == len(tb.sink.beats) and not tb.board.expected
+    _write_stats({"backpressure_results_checked": tb.board.checked})
+
+
+@cocotb.test()
+async def test_latency_and_throughput(dut):
+    """No idles, no back-pressure: latency R+C-1 cycles, one result per cycle."""
+    chip, luts, seed = _config()
+    tb = TB(dut, chip, luts, seed)
+    await tb.start()
+    R, C = chip["rows"], chip["cols"]
+    m_rows = 4 * R
+    w = tb.random_operands((R, C), chip["b_width"])
+    x = tb.random_operands((m_rows, R), chip["a_width"])
+    await tb.load_weights(w)
+    tb.act.accepted_cycles.clear()
+    await tb.stream(x, golden(x, w, luts[0], chip))
+    await tb.drain(m_rows)
+    tb.board.check(tb.sink.beats)
+    acc, out = tb.act.accepted_cycles, tb.sink.cycles
+    latency = out[0] - acc[0]
+    assert latency == R + C - 1, f"latency {latency} cycles, documented {R + C - 1}"
+    assert acc[-1] - acc[0] == m_rows - 1, "inputs were not accepted one per cycle"
+    assert out[-1] - out[0] == m_rows - 1, "results did not leave one per cycle"
+    _write_stats({"latency_cycles": latency, "formula_cycles": R + C - 1,
+                  "input_cycles_for_M": acc[-1] - acc[0] + 1, "output_cycles_for_M": out[-1] - out[0] + 1,
+                  "M": m_rows})
+
+
+@cocotb.test()
+async def test_reset_mid_stream(dut):
+    """Reset while vectors are in flight: everything clears (weights, ROUTE, valid), then works again."""
+    chip, luts, seed = _config()
+    tb = TB(dut, chip, luts, seed)
+    await tb.start()
+    R, C = chip["rows"], chip["cols"]
+    k = len(luts) - 1
+    await tb.select(k)
+    w = tb.random_operands((R, C), chip["b_width"])
+    await tb.load_weights(w)
+    x = tb.random_operands((3 * R, R), chip["a_width"])
+    sender = cocotb.start_soon(tb.stream(x))
+    for _ in range(R + 1):
+        await RisingEdge(dut.clk)
+    sender.cancel()
+    tb.act.valid.value = 0
+    await tb.reset()
+    await ReadOnly()
+    assert not int(dut.busy.value) and not int(dut.res_out__valid.value)
+    assert _u(dut.route_q.value) == 0
+    await FallingEdge(dut.clk)
+    tb.sink.beats.clear()
+    # weights were cleared: a vector now gives all zeros
+    await tb.stream(x[:1], [[0] * C])
+    await tb.drain(1)
+    tb.board.check(tb.sink.beats)
+    tb.sink.beats.clear()
+    await tb.select(k)
+    await tb.load_weights(w)
+    await tb.stream(x, golden(x, w, luts[k], chip))
+    await tb.drain(len(x))
+    tb.board.check(tb.sink.beats)
+
+
+@cocotb.test()
+async def test_idle_arrays_hold_still(dut):
+    """While array 0 works, every other array's registers keep their value (enables low)."""
+    chip, luts, seed = _config()
+    if len(luts) < 2:
+        return
+    tb = TB(dut, chip, luts, seed)
+    await tb.start()
+    R, C = chip["rows"], chip["cols"]
+    await tb.select(1)
+    await tb.load_weights(tb.random_operands((R, C), chip["b_width"]))
+    await tb.stream(tb.random_operands((R, R), chip["a_width"]))
+    await tb.drain(R)
+    await tb.select(0)
+    probes = [getattr(getattr(dut.array1, f"pe_{i}_{j}"), n) for i in range(R) for j in range(C)
+              for n in ("psum_out", "w_out", "a_out")]
+    before = [_u(p.value) for p in probes]
+    x = tb.random_operands((2 * R, R), chip["a_width"])
+    w = tb.random_operands((R, C), chip["b_width"])
+    await tb.load_weights(w)
+    tb.sink.beats.clear()
+    await tb.stream(x, golden(x, w, luts[0], chip))
+    changes = 0
+    for _ in range(R + C + 4):
+        await RisingEdge(dut.clk)
+        await ReadOnly()
+        changes += sum(_u(p.value) != b for p, b in zip(probes, before))
+    await tb.drain(len(x))
+    tb.board.check(tb.sink.beats)
+    assert changes == 0, f"{changes} register changes in the unselected array"
