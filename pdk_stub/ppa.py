@@ -238,6 +238,10 @@ def _run_flow(spec, pdk, files, top, raw, stream_label, output_load_ff, equivale
         if proc.returncode != 0 or not saif.exists():
             raise AxforgeError(f"Activity simulation failed: {(proc.stderr or proc.stdout).strip()[:200]}")
         toggles = parse_saif(saif.read_text(), top)
+        base = Path(str(saif) + ".base")
+        if base.exists():  # initial values counted as toggles by SAIF: subtract them
+            for name, n in parse_saif(base.read_text(), top).items():
+                toggles[name] = toggles.get(name, 0) - n
         ops = len(raw) - 1
         switching, internal, missing = energy_from_toggles(module, lib, info, toggles, ops)
         if missing:

@@ -8,7 +8,8 @@ import numpy as np
 
 from axforge.paths import cache_dir
 
-__all__ = ["chip_luts", "run_chip_tb"]
+__all__ = ["chip_luts", "run_chip_tb", "run_workload", "golden_matmul", "pe_activity", "saif_tree",
+           "check_workload", "tiles_of"]
 
 
 def chip_luts(chip):
@@ -38,3 +39,195 @@ def run_chip_tb(chip, seed=1, testcase=None, simulator="verilator", model_luts=N
     finally:
         import shutil
         shutil.rmtree(work, ignore_errors=True)
+
+
+# -- workloads through a compiled harness ---------------------------------------
+
+CHIP_HARNESS = Path(__file__).with_name("chip_harness.cpp")
+MAGIC = 0x41584657
+
+
+def _words(values, width):
+    """Pack a vector of ints (element i at bits [i*width +: width]) into little-endian uint32 words."""
+    total = 0
+    for i, v in enumerate(values):
+        total |= (int(v) & ((1 << width) - 1)) << (i * width)
+    n = (len(values) * width + 31) // 32
+    return [(total >> (32 * k)) & 0xFFFFFFFF for k in range(n)]
+
+
+def _unwords(words, width, n, signed):
+    total = 0
+    for k, w in enumerate(words):
+        total |= int(w) << (32 * k)
+    vals = [(total >> (i * width)) & ((1 << width) - 1) for i in range(n)]
+    if signed:
+        vals = [v - (1 << width) if v >> (width - 1) else v for v in vals]
+    return vals
+
+
+def check_workload(chip, x, w):
+    """Validate integer matrices ``x`` (M, K) and ``w`` (K, N) against the chip's operand types."""
+    from axforge.errors import AxforgeError
+    x, w = np.asarray(x), np.asarray(w)
+    for name, arr, width in (("x", x, chip.a_width), ("w", w, chip.b_width)):
+        if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
+            raise AxforgeError(f"Workload array {name} must be a 2-D integer matrix, not {arr.dtype} {arr.shape}")
+        lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if chip.signed else (0, (1 << width) - 1)
+        if arr.size and (arr.min() < lo or arr.max() > hi):
+            raise AxforgeError(f"Workload array {name} must lie in [{lo}, {hi}], not [{arr.min()}, {arr.max()}]")
+    if x.shape[1] != w.shape[0]:
+        raise AxforgeError(f"Workload shapes must chain (x is M x K, w is K x N), not {x.shape} and {w.shape}")
+    return x.astype(np.int64), w.astype(np.int64)
+
+
+def tiles_of(chip, k_dim, n_dim):
+    """(k0, n0) origins of the R x C weight tiles covering a K x N weight matrix."""
+    return [(k0, n0) for n0 in range(0, n_dim, chip.cols) for k0 in range(0, k_dim, chip.rows)]
+
+
+def workload_words(chip, x, w, route=0):
+    R, C = chip.rows, chip.cols
+    M, K = x.shape
+    N = w.shape[1]
+    aw_words = (R * chip.a_width + 31) // 32
+    ww_words = (C * chip.b_width + 31) // 32
+    rw_words = (C * chip.acc_width + 31) // 32
+    tiles = tiles_of(chip, K, N)
+    out = [MAGIC, route, len(tiles), M, aw_words, ww_words, rw_words]
+    for k0, n0 in tiles:
+        wt = np.zeros((R, C), dtype=np.int64)
+        blk = w[k0:k0 + R, n0:n0 + C]
+        wt[:blk.shape[0], :blk.shape[1]] = blk
+        out.append(R)
+        for i in reversed(range(R)):   # bottom row first
+            out += _words(wt[i], chip.b_width)
+        xt = np.zeros((M, R), dtype=np.int64)
+        xb = x[:, k0:k0 + R]
+        xt[:, :xb.shape[1]] = xb
+        for m in range(M):
+            out += _words(xt[m], chip.a_width)
+    return np.array(out, dtype=np.uint32), tiles, rw_words
+
+
+def run_workload(chip, x, w, route=0, saif_path=None, netlist=None, pdk=None):
+    """Run ``x @ w`` tile by tile on array ``route``; returns ``(y (M, N) int64, cycles)``.
+
+    Tiles' partial results are added by the host (in int64), as a driver would.
+    ``netlist`` (mapped Verilog text) simulates the synthesized chip with the
+    PDK's cell models instead of the RTL. ``saif_path`` records toggle counts.
+    """
+    import subprocess
+
+    from axforge.errors import AxforgeError
+    from axforge.generators.chip import chip_verilog
+    from axforge.paths import sha256_text
+    from .verilator import build_harness
+    x, w = check_workload(chip, x, w)
+    if netlist is None:
+        files = {n: t for n, t in chip_verilog(chip).items()}
+    else:
+        files = {"mapped.v": netlist, "cells.v": pdk.cells_verilog()}
+    saif = saif_path is not None
+    key = sha256_text("chip|" + json.dumps(files, sort_keys=True) + f"|{saif}|{CHIP_HARNESS.read_text()}")
+    exe = build_harness(key, files, chip.top, saif=saif, opt="-O1" if netlist is None else "-O0",
+                        source=CHIP_HARNESS)
+    words, tiles, rw = workload_words(chip, x, w, route)
+    with tempfile.TemporaryDirectory(dir=cache_dir(), prefix=".wl.") as tmp:
+        inp, outp = Path(tmp) / "wl.bin", Path(tmp) / "out.bin"
+        words.tofile(inp)
+        cmd = [str(exe), str(inp), str(outp)] + ([str(saif_path)] if saif else [])
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise AxforgeError(f"Chip simulation failed: {(proc.stderr or proc.stdout).strip()[:300]}")
+        raw = np.fromfile(outp, dtype=np.uint32)
+    import re
+    found = re.search(r"^CYCLES (\d+)", proc.stdout, re.M)
+    cycles = int(found.group(1)) if found else -1
+    M, N = x.shape[0], w.shape[1]
+    y = np.zeros((M, N), dtype=np.int64)
+    per_tile = M * rw
+    for t, (k0, n0) in enumerate(tiles):
+        block = raw[t * per_tile:(t + 1) * per_tile].reshape(M, rw)
+        vals = np.array([_unwords(r, chip.acc_width, chip.cols, chip.signed) for r in block], dtype=np.int64)
+        n = min(chip.cols, N - n0)
+        y[:, n0:n0 + n] += vals[:, :n]
+    return y, cycles
+
+
+def golden_matmul(chip, x, w, route=0, lut=None):
+    """``x @ w`` with each product from array ``route``'s RTL LUT and per-tile accumulator wrap."""
+    from .tb_chip import golden
+    lut = chip_luts(chip)[route] if lut is None else lut
+    d = chip.to_dict()
+    y = np.zeros((x.shape[0], w.shape[1]), dtype=np.int64)
+    for k0, n0 in tiles_of(chip, x.shape[1], w.shape[1]):
+        y[:, n0:n0 + chip.cols] += golden(x[:, k0:k0 + chip.rows], w[k0:k0 + chip.rows, n0:n0 + chip.cols], lut, d)
+    return y
+
+
+# -- SAIF hierarchy and per-PE activity -----------------------------------------
+
+def saif_tree(text):
+    """SAIF parse that tracks parentheses, so nested instances close correctly."""
+    import re
+    root = {"nets": {}, "inst": {}}
+    stack = [(root, 0)]
+    depth = 0
+    net_re = re.compile(r"\((\S+)\s+\(T0 \d+\)\s+\(T1 \d+\)(?:\s+\(\w+ \d+\))*?\s+\(TC (\d+)\)[^()]*\)")
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("(INSTANCE "):
+            node = {"nets": {}, "inst": {}}
+            stack[-1][0]["inst"][s.split()[1]] = node
+            depth += s.count("(") - s.count(")")
+            stack.append((node, depth))
+            continue
+        m = net_re.match(s)
+        if m:
+            stack[-1][0]["nets"][m.group(1).replace("\\", "")] = int(m.group(2))
+            continue
+        depth += s.count("(") - s.count(")")
+        while len(stack) > 1 and depth < stack[-1][1]:
+            stack.pop()
+    return root
+
+
+CLOCK_NETS = ("clk",)
+
+
+def _total(node):
+    """Data toggles below a node (clock nets excluded: they toggle every cycle by definition)."""
+    return sum(v for n, v in node["nets"].items() if n not in CLOCK_NETS) + \
+        sum(_total(c) for c in node["inst"].values())
+
+
+def _subtract(tree, base):
+    for n in tree["nets"]:
+        tree["nets"][n] -= base["nets"].get(n, 0)
+    for k, c in tree["inst"].items():
+        if k in base["inst"]:
+            _subtract(c, base["inst"][k])
+    return tree
+
+
+def pe_activity(saif_text, chip, base_text=None):
+    """Data-net toggle counts per array and per PE (R x C lists) from an RTL run's SAIF.
+
+    Clock nets are left out (an enable-gated PE still sees its clock; with the
+    clock gate in the library a synthesis flow would stop that too).
+    """
+    tree = saif_tree(saif_text)
+    if base_text:
+        tree = _subtract(tree, saif_tree(base_text))
+    bank = tree["inst"].get("TOP", tree)
+    bank = bank["inst"].get(chip.top, bank)
+    report = {"arrays": []}
+    for k in range(len(chip.mult_specs)):
+        arr = bank["inst"].get(f"array{k}", {"nets": {}, "inst": {}})
+        grid = [[_total(arr["inst"].get(f"pe_{i}_{j}", {"nets": {}, "inst": {}})) for j in range(chip.cols)]
+                for i in range(chip.rows)]
+        report["arrays"].append({"index": k, "multiplier": chip.multipliers[k], "toggles": _total(arr),
+                                 "pe_toggles": grid})
+    report["bank_toggles"] = _total(bank)
+    return report

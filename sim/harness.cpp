@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -88,6 +89,14 @@ int main(int argc, char** argv) {
         if (!read_pairs(argv[4], in)) return fail("cannot open input pairs");
         if (in.size() < 2) return fail("activity needs at least one operand pair");
         apply(top, in[0], in[1], none);  // settle on the first vector before tracing
+        {   // SAIF counts a signal that starts at 1 as a toggle: a one-dump baseline records those
+            std::string base = std::string(argv[5]) + ".base";
+            Trace b;
+            top.trace(&b, 99);
+            b.open(base.c_str());
+            b.dump(now);
+            b.close();
+        }
         Trace saif;
         top.trace(&saif, 99);
         saif.open(argv[5]);

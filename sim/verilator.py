@@ -107,14 +107,15 @@ def lint(files, top, extra_args=()):
             if re.match(r"%(Warning|Error)", ln) and not ln.startswith("%Error: Exiting")]
 
 
-def build_harness(key, files, top, clocked=False, saif=False, opt=None):
+def build_harness(key, files, top, clocked=False, saif=False, opt=None, source=None):
     """Compile (or reuse) the LUT harness for Verilog ``files`` with top ``top``.
 
     ``files`` maps file names to Verilog text. ``clocked`` drives a ``clk``
     port (one rising edge per operand pair; ``rst`` held low); ``saif`` adds
     SAIF toggle tracing (the ``activity`` mode); ``opt`` overrides the C++
     optimisation level (``-O0`` builds a large gate-level netlist faster than
-    a short simulation can repay). Returns the executable path.
+    a short simulation can repay). ``source`` replaces the multiplier harness
+    (e.g. ``chip_harness.cpp``). Returns the executable path.
     """
     root = toolenv.setup()
     exe = cache_dir() / "harness" / key / "sim"
@@ -134,7 +135,7 @@ def build_harness(key, files, top, clocked=False, saif=False, opt=None):
         unity = work / "unity.cpp"
         cpps = sorted(p.name for p in (work / "obj").glob("*.cpp"))
         unity.write_text("".join(f'#include "obj/{c}"\n' for c in cpps)
-                         + f'#include "{HARNESS_SRC}"\n')
+                         + f'#include "{source or HARNESS_SRC}"\n')
         cxx = [opt if f.startswith("-O") and opt else f for f in CXXFLAGS]
         _run(["g++", *cxx, *defines, *_pch(cxx + defines, saif), *_includes(root), "-Iobj", "unity.cpp",
               *map(str, runtime), "-o", "sim", "-pthread"], work, "C++ compile")
