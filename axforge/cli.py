@@ -102,9 +102,47 @@ def _pdk(args):
     return default_pdk()
 
 
+def _is_chip(text):
+    if text.startswith("chip:"):
+        return True
+    p = Path(text)
+    if p.suffix in (".yaml", ".yml") and p.is_file():
+        import yaml
+        try:
+            data = yaml.safe_load(p.read_text())
+        except yaml.YAMLError:
+            return False
+        return isinstance(data, dict) and "rows" in data
+    return False
+
+
+def cmd_ppa_chip(args):
+    from axforge.generators.chip import load_chip
+    from axforge.pdk_stub.chip_ppa import chip_ppa, load_workload
+    chip = load_chip(args.spec[5:] if args.spec.startswith("chip:") else args.spec)
+    workload, label = None, "uniform"
+    if args.workload:
+        workload, label = load_workload(args.workload, chip), Path(args.workload).name
+    if args.stream:
+        raise AxforgeError("Option --stream is for multipliers; a chip takes --workload x_w.npz")
+    t0 = time.perf_counter()
+    res = chip_ppa(chip, _pdk(args), workload=workload, route=args.route, freq_mhz=args.freq_mhz,
+                   out_dir=args.output, label=label)
+    keys = ("area_um2", "cells", "leakage_uw", "delay_ns", "energy_pj_per_mac", "mult_energy_pj_per_op",
+            "array_vs_mult_energy_ratio", "power_mw", "freq_mhz")
+    print(json.dumps({"chip": chip.name, "route": res["route"], "multiplier": res["multiplier"],
+                      **{k: res[k] for k in keys}, "equivalence": res["equivalence"]}, indent=2))
+    print(f"-> {Path(args.output) / 'ppa.json'} ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
 def cmd_ppa(args):
     from axforge.generators.spec import load_mult_spec
     from axforge.pdk_stub.ppa import load_stream, ppa
+    if _is_chip(args.spec):
+        return cmd_ppa_chip(args)
+    if args.workload or args.route:
+        raise AxforgeError("Options --workload and --route are for chips (chip.yaml or chip:PRESET)")
     spec = load_mult_spec(args.spec, args.signed_import)
     stream, label = None, "uniform"
     if args.stream:
@@ -150,6 +188,64 @@ def cmd_chip_gen(args):
     return 0
 
 
+def cmd_chip_sim(args):
+    import numpy as np
+
+    from axforge.paths import atomic_dir, write_json
+    from axforge.pdk_stub.chip_ppa import default_workload, load_workload
+    from axforge.sim.chip_sim import golden_matmul, pe_activity, run_workload
+    chip = _chip_arg(args)
+    if not 0 <= args.route < len(chip.mult_specs):
+        raise AxforgeError(f"Route must be an array index between 0 and {len(chip.mult_specs) - 1}, not {args.route}")
+    x, w = load_workload(args.workload, chip) if args.workload else default_workload(chip)
+    out = Path(args.output)
+    with atomic_dir(out) as tmp:
+        saif = tmp / "activity.saif" if args.activity else None
+        t0 = time.perf_counter()
+        y, cycles = run_workload(chip, x, w, args.route, saif_path=saif)
+        want = golden_matmul(chip, x, w, args.route)
+        exact = bool(np.array_equal(y, want))
+        np.save(tmp / "results.npy", y)
+        summary = {"chip": chip.name, "route": args.route, "multiplier": chip.multipliers[args.route],
+                   "x_shape": list(x.shape), "w_shape": list(w.shape), "cycles": cycles,
+                   "bit_exact_vs_lut_model": exact, "seconds": round(time.perf_counter() - t0, 2)}
+        if args.activity:
+            rep = pe_activity(saif.read_text(), chip, Path(str(saif) + ".base").read_text())
+            write_json(tmp / "activity.json", rep)
+            _activity_png(rep, chip, tmp / "activity.png")
+            summary["toggles_per_array"] = [a["toggles"] for a in rep["arrays"]]
+            saif.unlink()
+            Path(str(saif) + ".base").unlink()
+        write_json(tmp / "summary.json", summary)
+    print(json.dumps(summary, indent=2))
+    if not exact:
+        raise AxforgeError("The chip's results differ from x @ w through its multiplier's LUT")
+    return 0
+
+
+def _activity_png(rep, chip, path):
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from axforge.paths import atomic_write_bytes
+    n = len(rep["arrays"])
+    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.2), dpi=100, squeeze=False)
+    vmax = max(1, max(max(max(r) for r in a["pe_toggles"]) for a in rep["arrays"]))
+    for ax, a in zip(axes[0], rep["arrays"]):
+        im = ax.imshow(a["pe_toggles"], cmap="magma", vmin=0, vmax=vmax)
+        ax.set_title(f"array {a['index']}: {a['toggles']} toggles\n{a['multiplier']}", fontsize=7)
+        ax.set_xlabel("column")
+        ax.set_ylabel("row")
+    fig.colorbar(im, ax=axes[0].tolist(), label="data toggles per PE")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def cmd_mult_import(args):
     from axforge.hdl.arith.imported import import_to_library
     name, spec = import_to_library(args.path, args.top, args.signed, args.name)
@@ -193,7 +289,11 @@ def build_parser():
     demo.set_defaults(func=cmd_demo)
 
     pp = sub.add_parser("ppa", help="area, delay, leakage, energy and power from the synthesis flow")
-    pp.add_argument("spec", help="spec string, YAML file, verilog:PATH@TOP or lib:NAME")
+    pp.add_argument("spec", help="multiplier spec (string, YAML, verilog:PATH@TOP, lib:NAME) "
+                                 "or a chip (chip.yaml, chip:PRESET)")
+    pp.add_argument("--workload", help="chips: .npz with integer x (M,K) and w (K,N) (default: 256 "
+                                       "uniform vectors through one tile)")
+    pp.add_argument("--route", type=int, default=0, help="chips: which array runs the workload")
     pp.add_argument("-o", "--output", required=True)
     pp.add_argument("--freq-mhz", type=float, default=500.0, help="clock for power_mw (default 500)")
     pp.add_argument("--stream", help=".npy of (N,2) integer operand pairs (default: 65,536 uniform)")
@@ -215,6 +315,14 @@ def build_parser():
     cg.add_argument("--preset", help="a built-in chip instead of a YAML")
     cg.add_argument("-o", "--output", required=True)
     cg.set_defaults(func=cmd_chip_gen)
+    cs = csub.add_parser("sim", help="run a workload through the chip's RTL; --activity for toggles per PE")
+    cs.add_argument("chip", nargs="?", help="chip YAML")
+    cs.add_argument("--preset", help="a built-in chip instead of a YAML")
+    cs.add_argument("--workload", help=".npz with integer x (M,K) and w (K,N) (default: random, one tile)")
+    cs.add_argument("--route", type=int, default=0, help="the array that runs it (default 0)")
+    cs.add_argument("--activity", action="store_true", help="toggle counts per PE / per array + heatmap")
+    cs.add_argument("-o", "--output", required=True)
+    cs.set_defaults(func=cmd_chip_sim)
 
     mult = sub.add_parser("mult", help="the multiplier library")
     msub = mult.add_subparsers(dest="mcmd", required=True)

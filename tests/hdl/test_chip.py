@@ -105,3 +105,48 @@ def test_cocotb_presets(name):
     chip = preset(name)
     stats = run_chip_tb(chip)
     assert stats["latency_cycles"] == chip.rows + chip.cols - 1
+
+
+def test_workload_tiles_and_idle_arrays_do_not_toggle(tmp_path, capsys):
+    """A K x N product larger than the array, tiled; the unselected array has zero data toggles."""
+    rng = np.random.default_rng(5)
+    np.savez(tmp_path / "layer.npz", x=rng.integers(0, 16, (9, 5)), w=rng.integers(0, 16, (5, 3)))
+    assert main(["chip", "sim", "--preset", "tiny2x2", "--workload", str(tmp_path / "layer.npz"),
+                 "--route", "1", "--activity", "-o", str(tmp_path / "s")]) == 0
+    summary = json.loads((tmp_path / "s" / "summary.json").read_text())
+    assert summary["bit_exact_vs_lut_model"] is True
+    act = json.loads((tmp_path / "s" / "activity.json").read_text())
+    assert act["arrays"][0]["toggles"] == 0 < act["arrays"][1]["toggles"]
+    assert all(t > 0 for row in act["arrays"][1]["pe_toggles"] for t in row)
+    assert (tmp_path / "s" / "activity.png").read_bytes()[:4] == b"\x89PNG"
+    x = np.load(tmp_path / "layer.npz")["x"]
+    w = np.load(tmp_path / "layer.npz")["w"]
+    y = np.load(tmp_path / "s" / "results.npy")
+    assert y.shape == (9, 3) and not np.array_equal(y, x @ w)   # the truncated array is approximate
+
+
+def test_bad_workloads(tmp_path, capsys):
+    np.savez(tmp_path / "bad.npz", x=np.zeros((4, 3), np.int64), w=np.zeros((2, 2), np.int64))
+    assert main(["chip", "sim", "--preset", "tiny2x2", "--workload", str(tmp_path / "bad.npz"),
+                 "-o", str(tmp_path / "o")]) == 2
+    assert "must chain" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    np.savez(tmp_path / "big.npz", x=np.full((4, 2), 16, np.int64), w=np.zeros((2, 2), np.int64))
+    assert main(["chip", "sim", "--preset", "tiny2x2", "--workload", str(tmp_path / "big.npz"),
+                 "-o", str(tmp_path / "o")]) == 2
+    assert "x must lie in [0, 15]" in capsys.readouterr().err
+    assert main(["chip", "sim", "--preset", "tiny2x2", "--route", "2", "-o", str(tmp_path / "o")]) == 2
+    assert "Route must be an array index between 0 and 1, not 2" in capsys.readouterr().err
+
+
+def test_chip_ppa_reports_array_and_multiplier_energy(tmp_path, capsys):
+    assert main(["ppa", "chip:tiny2x2", "--route", "1", "-o", str(tmp_path / "p")]) == 0
+    data = json.loads((tmp_path / "p" / "ppa.json").read_text())
+    assert data["equivalence"].startswith("workload: 512 of 512 outputs equal")
+    for k in ("area_um2", "delay_ns", "leakage_uw", "energy_pj_per_mac", "mult_energy_pj_per_op", "power_mw"):
+        assert data[k] > 0, k
+    # the array pays for registers, adders and clocking on top of the multiplier
+    assert data["energy_pj_per_mac"] > 2 * data["mult_energy_pj_per_op"]
+    exact = json.loads((lambda: (main(["ppa", "chip:tiny2x2", "--route", "0", "-o", str(tmp_path / "q")]),
+                                 (tmp_path / "q" / "ppa.json").read_text())[1])())
+    assert exact["area_um2"] == data["area_um2"]           # same chip
+    assert exact["mult_energy_pj_per_op"] > data["mult_energy_pj_per_op"]   # truncation saves energy
