@@ -18,7 +18,7 @@ def chip_luts(chip):
     return [extract_lut(s) for s in chip.mult_specs]
 
 
-def run_chip_tb(chip, seed=1, testcase=None, simulator="verilator", model_luts=None):
+def run_chip_tb(chip, seed=1, testcase=None, simulator="verilator", model_luts=None, rate_vectors=None):
     """Run :mod:`axforge.sim.tb_chip` on the chip's Verilog; returns the measured stats (dict).
 
     ``model_luts`` replaces the golden LUTs (to prove the bench fails on a wrong model).
@@ -33,6 +33,8 @@ def run_chip_tb(chip, seed=1, testcase=None, simulator="verilator", model_luts=N
         stats = work / "stats.json"
         env = {"AXF_CHIP": json.dumps(chip.to_dict()), "AXF_LUTS": str(luts), "AXF_STATS": str(stats),
                "AXF_SEED": str(seed)}
+        if rate_vectors:
+            env["AXF_RATE_VECTORS"] = str(rate_vectors)
         run_tb(f"chip {chip.name} ({chip.top})", files, chip.top, "axforge.sim.tb_chip", env,
                simulator=simulator, seed=seed, testcase=testcase)
         return json.loads(stats.read_text()) if stats.exists() else {}

@@ -1,0 +1,67 @@
+"""Array benchmarks: 16x16 emission, synthesis, cocotb cycles/s, a checked 64x64x64 matmul.
+
+Baselines in the same process: a 4x4 array for emission/synthesis (scaling),
+and numpy's ``x @ w`` through the LUT for the end-to-end matmul.
+"""
+
+import os
+import shutil
+import tempfile
+import time
+
+os.environ.setdefault("AXFORGE_CACHE", tempfile.mkdtemp(prefix="axf-bench-"))
+
+import numpy as np  # noqa: E402
+
+from axforge import toolenv  # noqa: E402
+from axforge.generators.chip import ChipSpec, chip_verilog  # noqa: E402
+
+
+def bench(name, value, unit):
+    print(f"BENCH {name} {value:.4g} {unit}", flush=True)
+
+
+def chip(n, mults=("exact:8x8u:arch=dadda",)):
+    return ChipSpec.from_dict({"name": f"a{n}", "rows": n, "cols": n, "multipliers": list(mults)})
+
+
+def main():
+    toolenv.setup()
+    from axforge.pdk_stub.flow import synthesize
+    from axforge.pdk_stub.pdk import default_pdk
+    from axforge.sim.chip_sim import golden_matmul, run_chip_tb, run_workload
+    for n in (4, 16):
+        c = chip(n)
+        t0 = time.perf_counter()
+        files = chip_verilog(c)
+        bench(f"emit_{n}x{n}_array_s", time.perf_counter() - t0, "s")
+    for n in (4, 16):
+        c = chip(n)
+        files = {k: v for k, v in chip_verilog(c).items() if k.endswith(".v")}
+        work = tempfile.mkdtemp(prefix="axf-bench-synth-")
+        t0 = time.perf_counter()
+        mapped = synthesize(files, c.top, default_pdk(), work)
+        bench(f"synth_{n}x{n}_array_8bit_mac_s", time.perf_counter() - t0, "s")
+        bench(f"synth_{n}x{n}_array_cells", mapped.stat["num_cells"], "cells")
+        bench(f"synth_{n}x{n}_array_area_um2", mapped.stat["area"], "um2")
+        shutil.rmtree(work, ignore_errors=True)
+    c = chip(16)
+    stats = run_chip_tb(c, testcase="test_stream_rate", rate_vectors=64)   # builds
+    stats = run_chip_tb(c, testcase="test_stream_rate", rate_vectors=3000)
+    bench("cocotb_16x16_cycles_per_s", stats["rate_cycles_per_s"], "cycles/s")
+    rng = np.random.default_rng(0)
+    x, w = rng.integers(0, 256, (64, 64)), rng.integers(0, 256, (64, 64))
+    t0 = time.perf_counter()
+    y, cycles = run_workload(c, x, w)
+    ok = np.array_equal(y, golden_matmul(c, x, w))
+    bench("matmul_64x64x64_on_16x16_checked_s", time.perf_counter() - t0, "s")
+    bench("matmul_64x64x64_cycles", cycles, "cycles")
+    bench("matmul_64x64x64_bit_exact", float(ok), "bool")
+    t0 = time.perf_counter()
+    golden_matmul(c, x, w)
+    bench("matmul_64x64x64_numpy_lut_baseline_s", time.perf_counter() - t0, "s")
+    shutil.rmtree(os.environ["AXFORGE_CACHE"], ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
