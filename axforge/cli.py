@@ -217,7 +217,7 @@ def cmd_chip_sim(args):
             saif.unlink()
             Path(str(saif) + ".base").unlink()
         write_json(tmp / "summary.json", summary)
-    print(json.dumps(summary, indent=2))
+    print(json.dumps(summary))
     if not exact:
         raise AxforgeError("The chip's results differ from x @ w through its multiplier's LUT")
     return 0
