@@ -35,8 +35,9 @@ def run_chip_tb(chip, seed=1, testcase=None, simulator="verilator", model_luts=N
                "AXF_SEED": str(seed)}
         if rate_vectors:
             env["AXF_RATE_VECTORS"] = str(rate_vectors)
+        # -fno-inline: the PEs share one module's code, so big arrays compile in seconds
         run_tb(f"chip {chip.name} ({chip.top})", files, chip.top, "axforge.sim.tb_chip", env,
-               simulator=simulator, seed=seed, testcase=testcase)
+               simulator=simulator, seed=seed, testcase=testcase, verilator_args=("-fno-inline",))
         return json.loads(stats.read_text()) if stats.exists() else {}
     finally:
         import shutil
@@ -131,9 +132,11 @@ def run_workload(chip, x, w, route=0, saif_path=None, netlist=None, pdk=None):
     else:
         files = {"mapped.v": netlist, "cells.v": pdk.cells_verilog()}
     saif = saif_path is not None
-    key = sha256_text("chip|" + json.dumps(files, sort_keys=True) + f"|{saif}|{CHIP_HARNESS.read_text()}")
-    exe = build_harness(key, files, chip.top, saif=saif, opt="-O1" if netlist is None else "-O0",
-                        source=CHIP_HARNESS)
+    key = sha256_text("chip|noinline0|" + json.dumps(files, sort_keys=True) + f"|{saif}|{CHIP_HARNESS.read_text()}")
+    # RTL: modules stay un-inlined, so 256 PEs share one PE's code (a 16x16 array
+    # compiles in seconds, not minutes); the flat mapped netlist has one module anyway.
+    exe = build_harness(key, files, chip.top, saif=saif, opt="-O0",
+                        source=CHIP_HARNESS, vextra=("-fno-inline",) if netlist is None else ())
     words, tiles, rw = workload_words(chip, x, w, route)
     with tempfile.TemporaryDirectory(dir=cache_dir(), prefix=".wl.") as tmp:
         inp, outp = Path(tmp) / "wl.bin", Path(tmp) / "out.bin"

