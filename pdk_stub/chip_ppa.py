@@ -9,7 +9,6 @@ found the two only weakly correlated, so both are kept.
 
 import hashlib
 import json
-import re
 import tempfile
 import time
 from pathlib import Path
