@@ -38,11 +38,13 @@ class ArrayBank(wiring.Component):
 
     def __init__(self, specs, rows, cols, acc_width, array_modules=None):
         if not 1 <= len(specs) <= MAX_ARRAYS:
+            self._MustUse__used = True  # rejected: not an unused elaboratable
             raise AxforgeError(f"Arrays in a bank must number between 1 and {MAX_ARRAYS}, not {len(specs)}")
         s0 = specs[0]
         for s in specs[1:]:
             if (s.a_width, s.b_width, s.signed) != (s0.a_width, s0.b_width, s0.signed):
-                raise AxforgeError(f"Multiplier {s} must have the bank's operand type {s0.width_tag}, "
+                self._MustUse__used = True  # rejected: not an unused elaboratable
+            raise AxforgeError(f"Multiplier {s} must have the bank's operand type {s0.width_tag}, "
                                    f"not {s.width_tag}")
         self._specs, self._rows, self._cols, self._acc = list(specs), rows, cols, acc_width
         self._mods = array_modules

@@ -75,8 +75,10 @@ class MacPE(wiring.Component):
 
     def __init__(self, spec, acc_width, dataflow="ws", factory=None):
         if dataflow not in DATAFLOWS:
+            self._MustUse__used = True  # rejected: not an unused elaboratable
             raise AxforgeError(f"Dataflow must be one of {', '.join(DATAFLOWS)}, not {dataflow!r}")
         if not isinstance(acc_width, int) or not spec.out_width <= acc_width <= 64:
+            self._MustUse__used = True  # rejected: not an unused elaboratable
             raise AxforgeError(f"Accumulator width must be an integer between {spec.out_width} "
                                f"(the product width) and 64, not {acc_width!r}")
         self._spec, self._acc, self._df = spec, acc_width, dataflow
