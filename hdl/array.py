@@ -54,7 +54,7 @@ class SystolicArray(wiring.Component):
         for name, v in (("Rows", rows), ("Cols", cols)):
             if not isinstance(v, int) or not MIN_DIM <= v <= MAX_DIM:
                 self._MustUse__used = True  # rejected: not an unused elaboratable
-            raise AxforgeError(f"{name} must be an integer between {MIN_DIM} and {MAX_DIM}, not {v!r}")
+                raise AxforgeError(f"{name} must be an integer between {MIN_DIM} and {MAX_DIM}, not {v!r}")
         self._spec, self._rows, self._cols, self._acc = spec, rows, cols, acc_width
         self._pe_module = pe_module
         sh = signed if spec.signed else unsigned

@@ -44,7 +44,7 @@ class ArrayBank(wiring.Component):
         for s in specs[1:]:
             if (s.a_width, s.b_width, s.signed) != (s0.a_width, s0.b_width, s0.signed):
                 self._MustUse__used = True  # rejected: not an unused elaboratable
-            raise AxforgeError(f"Multiplier {s} must have the bank's operand type {s0.width_tag}, "
+                raise AxforgeError(f"Multiplier {s} must have the bank's operand type {s0.width_tag}, "
                                    f"not {s.width_tag}")
         self._specs, self._rows, self._cols, self._acc = list(specs), rows, cols, acc_width
         self._mods = array_modules

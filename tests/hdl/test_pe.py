@@ -88,3 +88,15 @@ def test_pe_rejects_bad_parameters():
         MacPE(spec, 20, "rs")
     with pytest.raises(AxforgeError, match="Accumulator width must be an integer between 16"):
         MacPE(spec, 12)
+
+
+def test_array_and_bank_reject_bad_geometry():
+    from axforge.hdl.array import SystolicArray
+    from axforge.hdl.bank import ArrayBank
+    spec = MultSpec.parse("exact:4x4u")
+    assert SystolicArray(spec, 2, 3, 10).latency == 4
+    with pytest.raises(AxforgeError, match="Rows must be an integer between 2 and 64, not 1"):
+        SystolicArray(spec, 1, 3, 10)
+    with pytest.raises(AxforgeError, match="must have the bank's operand type 4x4u, not 4x3u"):
+        ArrayBank([spec, MultSpec.parse("exact:4x3u")], 2, 2, 10)
+    ArrayBank([spec, MultSpec.parse("trunc:4x4u:k=2")], 2, 2, 10)
