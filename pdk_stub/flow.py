@@ -58,6 +58,19 @@ class Mapped:
         return dict(sorted(self.stat.get("num_cells_by_type", {}).items()))
 
 
+def _keep_log(log, top):
+    """Copy a failed run's log out of its (temporary) work directory; returns the kept path."""
+    import shutil
+    import time
+
+    from axforge.paths import cache_dir
+    dest = cache_dir() / "logs" / f"synth-{top}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if log.exists():
+        shutil.copyfile(log, dest)
+    return dest
+
+
 def synthesize(files, top, pdk, work_dir):
     """Map Verilog ``files`` ({name: text}) with top ``top`` onto ``pdk`` inside ``work_dir``."""
     work = Path(work_dir)
@@ -68,7 +81,11 @@ def synthesize(files, top, pdk, work_dir):
             (work / name).write_text(text)
             sources.append(name)
     (work / LIB_NAME).write_text(pdk.liberty_text())
-    run_yosys(synth_script(sources, top), work, "synth.log")
+    try:
+        run_yosys(synth_script(sources, top), work, "synth.log")
+    except AxforgeError as exc:
+        raise AxforgeError(str(exc).replace(str(work / "synth.log"), str(_keep_log(work / "synth.log", top)))) \
+            from None
     netlist = json.loads((work / "mapped.json").read_text())
     if top not in netlist.get("modules", {}):
         raise AxforgeError(f"Synthesis produced no module {top} (full log: {work / 'synth.log'})")
@@ -78,5 +95,5 @@ def synthesize(files, top, pdk, work_dir):
     unmapped = sorted({c["type"] for c in netlist["modules"][top]["cells"].values()} - set(cells))
     if unmapped:
         raise AxforgeError(f"Netlist does not map onto {pdk.name}: cells {', '.join(unmapped)} remain "
-                           f"(full log: {work / 'synth.log'})")
+                           f"(full log: {_keep_log(work / 'synth.log', top)})")
     return Mapped(top, (work / "mapped.v").read_text(), netlist, stat)

@@ -140,6 +140,14 @@ def build_harness(key, files, top, clocked=False, saif=False, opt=None, source=N
         _run(["g++", *cxx, *defines, *_pch(cxx + defines, saif), *_includes(root), "-Iobj", "unity.cpp",
               *map(str, runtime), "-o", "sim", "-pthread"], work, "C++ compile")
         os.replace(work / "sim", exe)
+    except AxforgeError as exc:  # keep the failed step's log: the work dir is removed below
+        msg = str(exc)
+        for log in work.glob("*.log"):
+            kept = cache_dir() / "logs" / f"{key[:16]}-{log.name.replace(' ', '_')}"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log, kept)
+            msg = msg.replace(str(log), str(kept))
+        raise AxforgeError(msg) from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return exe

@@ -111,3 +111,23 @@ def test_cli_user_pdk_missing_attribute(tmp_path, capsys):
                "--cells", str(stub45.CELLS_V_PATH)])
     assert rc == 2 and "cell INV_X1 pin A has no capacitance" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_netlist_that_does_not_map_is_reported(tmp_path):
+    """A library without flip-flops cannot map a registered design: one line, with the log's path."""
+    from axforge.pdk_stub import stub45
+    from axforge.pdk_stub.pdk import PDK
+    text = stub45.liberty_text()
+    for cell in ("DFF_X1", "DFFR_X1"):
+        start = text.index(f"  cell ({cell}) {{")
+        text = text[:start] + text[text.index("\n  cell (", start + 1) + 1:]
+    lib = tmp_path / "noff.lib"
+    lib.write_text(text)
+    pdk = PDK(str(lib), str(stub45.CELLS_V_PATH))
+    with pytest.raises(AxforgeError) as exc:
+        ppa(MultSpec.parse("exact:4x4u:arch=dadda,reg=1"), pdk)
+    msg = str(exc.value)
+    assert ("does not map" in msg or "Yosys failed" in msg) and "\n" not in msg
+    import re
+    log = re.search(r"full log: (\S+)\)", msg).group(1)
+    assert "cannot be legalized" in open(log).read()     # the log outlives the temporary work dir
