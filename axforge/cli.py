@@ -210,7 +210,7 @@ def cmd_chip_sim(args):
                    "x_shape": list(x.shape), "w_shape": list(w.shape), "cycles": cycles,
                    "bit_exact_vs_lut_model": exact, "seconds": round(time.perf_counter() - t0, 2)}
         if args.activity:
-            rep = pe_activity(saif.read_text(), chip, Path(str(saif) + ".base").read_text())
+            rep = pe_activity(saif, chip)
             write_json(tmp / "activity.json", rep)
             _activity_png(rep, chip, tmp / "activity.png")
             summary["toggles_per_array"] = [a["toggles"] for a in rep["arrays"]]

@@ -12,6 +12,7 @@ from pathlib import Path
 __all__ = [
     "home_dir", "cache_dir", "library_dir", "sha256_bytes", "sha256_text",
     "atomic_write_bytes", "atomic_write_text", "atomic_dir", "write_json", "file_lock",
+    "read_verified", "write_verified",
 ]
 
 
@@ -60,6 +61,23 @@ def atomic_write_text(path, text):
 
 def write_json(path, obj):
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_verified(path, value):
+    """A cache entry: ``value`` (JSON-able) with its SHA-256, written atomically."""
+    atomic_write_text(path, json.dumps({"sha256": sha256_text(json.dumps(value, sort_keys=True)),
+                                        "value": value}))
+
+
+def read_verified(path):
+    """The value of a :func:`write_verified` entry, or ``None`` if missing, corrupt or tampered with."""
+    try:
+        data = json.loads(Path(path).read_text())
+        if sha256_text(json.dumps(data["value"], sort_keys=True)) == data["sha256"]:
+            return data["value"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
 
 
 @contextmanager

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from axforge import __version__
 from axforge.errors import AxforgeError, bad_value
-from axforge.paths import atomic_dir, atomic_write_text, cache_dir, sha256_text
+from axforge.paths import atomic_dir, cache_dir, read_verified, sha256_text, write_verified
 
 __all__ = ["ChipSpec", "PRESETS", "load_chip", "chip_verilog", "emit_chip", "KEYS"]
 
@@ -162,14 +162,8 @@ def load_chip(path_or_preset):
             return preset(str(path_or_preset))
         raise AxforgeError(f"Chip spec must be a YAML file or a preset ({', '.join(PRESETS)}), "
                            f"not {str(path_or_preset)!r}")
-    import yaml
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise AxforgeError(f"Chip YAML {p} is malformed{where}") from None
-    return ChipSpec.from_dict(data, f"chip {p}")
+    from axforge.generators.spec import read_yaml
+    return ChipSpec.from_dict(read_yaml(p, "Chip YAML"), f"chip {p}")
 
 
 @lru_cache(maxsize=1)
@@ -183,30 +177,13 @@ def _generator_digest():
     return h.hexdigest()
 
 
-def _convert(component, name, purge=True):
-    """Amaranth -> Verilog. ``purge=False`` keeps named nets nothing reads (``*_unused``)."""
-    from amaranth._toolchain.yosys import find_yosys
-    from amaranth.back import rtlil
-    text = rtlil.convert(component, name=name, emit_src=False)
-    attrs = "-remove generator -remove top -remove src -remove amaranth.hierarchy"
-    clean = "opt_clean -purge" if purge else "opt_clean"
-    script = "\n".join([f"read_rtlil <<rtlil\n{text}\nrtlil", "proc -nomux -norom", clean,
-                        f"attrmap {attrs}", f"attrmap -modattr {attrs}", "write_verilog -norename"])
-    return find_yosys(lambda ver: ver >= (0, 40)).run(["-q", "-"], script, ignore_warnings=True)
-
-
 def chip_verilog(chip):
     """``{file name: text}``: multipliers, PEs, arrays and the bank (cached, verified)."""
-    key = chip.content_hash
-    entry = cache_dir() / "chip" / f"{key}.json"
-    if entry.exists():
-        try:
-            data = json.loads(entry.read_text())
-            if sha256_text(json.dumps(data["files"], sort_keys=True)) == data["sha256"]:
-                return data["files"]
-        except (ValueError, KeyError):
-            pass
-    from axforge.generators.emit import verilog_text
+    entry = cache_dir() / "chip" / f"{chip.content_hash}.json"
+    files = read_verified(entry)
+    if files is not None:
+        return files
+    from axforge.generators.emit import convert as _convert, verilog_text
     from axforge.hdl.array import SystolicArray
     from axforge.hdl.bank import ArrayBank
     from axforge.hdl.pe import MacPE, mult_factory
@@ -227,8 +204,7 @@ def chip_verilog(chip):
                      array_modules=[chip.array_module(i) for i in range(len(chip.mult_specs))])
     files[f"{chip.top}.v"] = _convert(bank, chip.top)
     files[f"{chip.top}.vlt"] = _waivers(chip, files)
-    atomic_write_text(entry, json.dumps({"sha256": sha256_text(json.dumps(files, sort_keys=True)),
-                                         "files": files}))
+    write_verified(entry, files)
     return files
 
 

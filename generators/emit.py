@@ -14,10 +14,10 @@ from pathlib import Path
 
 from axforge import __version__
 from axforge.errors import AxforgeError
-from axforge.paths import atomic_dir, atomic_write_text, cache_dir, sha256_text
+from axforge.paths import atomic_dir, cache_dir, read_verified, sha256_text, write_verified
 from axforge.toolenv import tool_versions
 
-__all__ = ["EmitResult", "design_hash", "verilog_text", "emit_verilog"]
+__all__ = ["EmitResult", "design_hash", "verilog_text", "emit_verilog", "convert"]
 
 
 @dataclass(frozen=True)
@@ -59,21 +59,26 @@ def design_hash(spec):
     return sha256_text(f"{spec}|{extra}")
 
 
-def _convert(spec):
-    """Amaranth -> RTLIL -> Verilog with Amaranth's own Yosys script plus ``opt_clean -purge``.
+def convert(component, name, purge=True):
+    """Amaranth component -> Verilog with Amaranth's own Yosys script plus ``opt_clean``.
 
-    The extra pass only deletes cells and wires that nothing reads (logic the
-    netlist proves redundant), which Verilator would report as unused.
+    With ``purge`` the clean-up also deletes named wires that nothing reads
+    (logic the netlist proves redundant, which Verilator would report as
+    unused); ``purge=False`` keeps them (e.g. nets named ``*_unused``).
     """
     from amaranth._toolchain.yosys import find_yosys
     from amaranth.back import rtlil
-    from axforge.hdl.arith import Multiplier
-    text = rtlil.convert(Multiplier(spec), name=spec.module_name, emit_src=False)
+    text = rtlil.convert(component, name=name, emit_src=False)
     attrs = "-remove generator -remove top -remove src -remove amaranth.hierarchy"
     script = "\n".join([f"read_rtlil <<rtlil\n{text}\nrtlil", "proc -nomux -norom",
-                        "opt_clean -purge", f"attrmap {attrs}", f"attrmap -modattr {attrs}",
-                        "write_verilog -norename"])
+                        "opt_clean -purge" if purge else "opt_clean",
+                        f"attrmap {attrs}", f"attrmap -modattr {attrs}", "write_verilog -norename"])
     return find_yosys(lambda ver: ver >= (0, 40)).run(["-q", "-"], script, ignore_warnings=True)
+
+
+def _convert(spec):
+    from axforge.hdl.arith import Multiplier
+    return convert(Multiplier(spec), spec.module_name)
 
 
 def verilog_text(spec):
@@ -88,21 +93,16 @@ def verilog_text(spec):
                 src.name if src.suffix == ".v" else f"{src.stem}.v": text}
     key = design_hash(spec)
     entry = cache_dir() / "verilog" / f"{key}.json"
-    if entry.exists():
-        try:
-            data = json.loads(entry.read_text())
-            if sha256_text(json.dumps(data["files"], sort_keys=True)) == data["sha256"]:
-                return data["files"]
-        except (ValueError, KeyError):
-            pass  # a corrupt entry is rebuilt below
+    files = read_verified(entry)   # a corrupt entry is rebuilt below
+    if files is not None:
+        return files
     from .lintcfg import waiver_text
     name = f"{spec.module_name}.v"
     files = {name: _convert(spec)}
     waivers = waiver_text(spec, name)
     if waivers:
         files[f"{spec.module_name}.vlt"] = waivers
-    atomic_write_text(entry, json.dumps({"sha256": sha256_text(json.dumps(files, sort_keys=True)),
-                                         "files": files}))
+    write_verified(entry, files)
     return files
 
 

@@ -7,7 +7,17 @@ import yaml
 from axforge.errors import AxforgeError
 from axforge.hdl.arith import MultSpec
 
-__all__ = ["load_mult_spec"]
+__all__ = ["load_mult_spec", "read_yaml"]
+
+
+def read_yaml(path, what):
+    """Parse a YAML file; a parse error becomes one line naming ``what``, the file and the line."""
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise AxforgeError(f"{what} {path} is malformed: it must be valid YAML (parse error{where})") from None
 
 
 def load_mult_spec(text, signed=None):
@@ -21,12 +31,7 @@ def load_mult_spec(text, signed=None):
     if text.endswith((".yaml", ".yml")):
         if not path.is_file():
             raise AxforgeError(f"Spec file must exist, not {text!r}")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            raise AxforgeError(f"Spec file {text} must be valid YAML (parse error{where})") from None
+        data = read_yaml(path, "Spec file")
         spec = MultSpec.from_dict(data, where=f"spec file {text}")
     else:
         spec = MultSpec.parse(text)

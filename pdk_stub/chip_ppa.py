@@ -8,7 +8,6 @@ found the two only weakly correlated, so both are kept.
 """
 
 import hashlib
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -16,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from axforge.errors import AxforgeError
-from axforge.paths import atomic_dir, cache_dir, sha256_text, write_json
+from axforge.paths import atomic_dir, cache_dir, read_verified, sha256_text, write_json, write_verified
 
 from .flow import synthesize
 from .pdk import default_pdk
-from .ppa import _flow_digest, _read_cache, energy_from_toggles, parse_saif, ppa
+from .ppa import _flow_digest, energy_from_toggles, ppa, read_toggles
 from .sta import analyze, net_info
 
 __all__ = ["chip_ppa", "default_workload", "load_workload", "MULT_STREAM_MAX"]
@@ -82,7 +81,7 @@ def chip_ppa(chip, pdk=None, workload=None, route=0, freq_mhz=500.0, out_dir=Non
     wl_sha = hashlib.sha256(x.tobytes() + b"|" + w.tobytes() + str(x.shape + w.shape).encode()).hexdigest()
     key = sha256_text(f"chipppa|{chip.content_hash}|{pdk.digest}|{wl_sha}|{route}|{_flow_digest()}")
     entry = cache_dir() / "chipppa" / f"{key}.json"
-    result = _read_cache(entry) if entry.exists() else None
+    result = read_verified(entry)
     if result is None:
         files = {n: t for n, t in chip_verilog(chip).items() if n.endswith(".v")}
         lib = pdk.library
@@ -106,10 +105,8 @@ def chip_ppa(chip, pdk=None, workload=None, route=0, freq_mhz=500.0, out_dir=Non
                 bad = int(np.sum(y_gate != want))
                 raise AxforgeError(f"Chip {chip.name}: the mapped netlist's results differ from the RTL / LUT "
                                    f"model in {bad} of {want.size} outputs (a synthesis or RTL bug)")
-            toggles = parse_saif(saif.read_text(), chip.top)
-            for name, n in parse_saif(Path(str(saif) + ".base").read_text(), chip.top).items():
-                toggles[name] = toggles.get(name, 0) - n
-            switching, internal, missing = energy_from_toggles(module, lib, info, toggles, 1)
+            toggles = read_toggles(saif, chip.top)
+            switching, internal, missing = energy_from_toggles(module, lib, info, toggles)
             if missing:
                 raise AxforgeError(f"SAIF lacks toggle counts for {len(missing)} nets (e.g. {missing[0]})")
         n_tiles = len(tiles_of(chip, x.shape[1], w.shape[1]))
@@ -141,7 +138,7 @@ def chip_ppa(chip, pdk=None, workload=None, route=0, freq_mhz=500.0, out_dir=Non
             if mult["energy_pj_per_op"] else None,
             "equivalence": f"workload: {want.size} of {want.size} outputs equal (gate level = RTL = LUT model)",
         }
-        write_json(entry, {"result": result, "sha256": sha256_text(json.dumps(result, sort_keys=True))})
+        write_verified(entry, result)
     result = dict(result)
     result["freq_mhz"] = float(freq_mhz)
     # one cycle per clock: average energy per cycle of the run, times f, plus leakage

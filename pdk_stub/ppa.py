@@ -9,7 +9,6 @@ clock-pin) transition. Results are cached by (design, PDK, stream, flow code).
 """
 
 import hashlib
-import json
 import re
 import tempfile
 import time
@@ -19,13 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from axforge.errors import AxforgeError
-from axforge.paths import atomic_dir, cache_dir, sha256_text, write_json
+from axforge.paths import atomic_dir, cache_dir, read_verified, sha256_text, write_json, write_verified
 
 from .flow import LIB_NAME, synth_script, synthesize
 from .pdk import default_pdk
 from .sta import analyze, net_info
 
-__all__ = ["ppa", "uniform_stream", "load_stream", "parse_saif", "energy_from_toggles",
+__all__ = ["ppa", "uniform_stream", "load_stream", "parse_saif", "read_toggles", "energy_from_toggles",
            "PPA_KEYS", "STREAM_VECTORS", "EQUIV_MAX_BITS"]
 
 PPA_KEYS = ("area_um2", "cells", "leakage_uw", "delay_ns", "energy_pj_per_op", "power_mw", "freq_mhz")
@@ -105,8 +104,22 @@ def parse_saif(text, top):
     return out
 
 
-def energy_from_toggles(module, lib, info, toggles, ops):
-    """(switching fJ, internal fJ, nets without a toggle count) for ``ops`` operations."""
+def read_toggles(saif_path, top):
+    """Net toggle counts of ``top`` from a harness's SAIF, less its ``.base`` companion.
+
+    SAIF counts a signal that starts at 1 as one toggle; the harnesses write a
+    one-dump baseline trace (``<saif>.base``) that holds exactly those.
+    """
+    toggles = parse_saif(Path(saif_path).read_text(), top)
+    base = Path(f"{saif_path}.base")
+    if base.exists():
+        for name, n in parse_saif(base.read_text(), top).items():
+            toggles[name] = toggles.get(name, 0) - n
+    return toggles
+
+
+def energy_from_toggles(module, lib, info, toggles):
+    """(switching fJ, internal fJ, nets without a toggle count) summed over the run."""
     v2 = lib.voltage ** 2
     switching, missing = 0.0, []
     tc = {}
@@ -136,17 +149,6 @@ def _result_key(spec, pdk, stream_sha, output_load_ff):
     return sha256_text(f"ppa|{design_hash(spec)}|{pdk.digest}|{stream_sha}|{output_load_ff}|{_flow_digest()}")
 
 
-def _read_cache(entry):
-    try:
-        data = json.loads(entry.read_text())
-        body = data["result"]
-        if data["sha256"] == sha256_text(json.dumps(body, sort_keys=True)):
-            return body
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return None
-
-
 def ppa(spec, pdk=None, freq_mhz=500.0, stream=None, stream_label="uniform", out_dir=None,
         emit_script=False, output_load_ff=1.14, equivalence=True):
     """Area, delay, leakage, energy and power of a multiplier spec; writes ``ppa.json`` into ``out_dir``.
@@ -166,13 +168,13 @@ def ppa(spec, pdk=None, freq_mhz=500.0, stream=None, stream_label="uniform", out
     entry = cache_dir() / "ppa" / f"{key}.json"
     files = verilog_text(spec)
     top = spec.module_name
-    result = _read_cache(entry) if entry.exists() else None
+    result = read_verified(entry)
     mapped_v = None
     if result is None:
         result, mapped_v = _run_flow(spec, pdk, files, top, raw, stream_label, output_load_ff, equivalence,
                                      build_harness, run_harness)
         result["stream"]["sha256"] = stream_sha
-        write_json(entry, {"result": result, "sha256": sha256_text(json.dumps(result, sort_keys=True))})
+        write_verified(entry, result)
         (entry.with_suffix(".mapped.v")).write_text(mapped_v)
     result = dict(result)
     result["freq_mhz"] = float(freq_mhz)
@@ -237,13 +239,9 @@ def _run_flow(spec, pdk, files, top, raw, stream_label, output_load_ff, equivale
                               capture_output=True, text=True)
         if proc.returncode != 0 or not saif.exists():
             raise AxforgeError(f"Activity simulation failed: {(proc.stderr or proc.stdout).strip()[:200]}")
-        toggles = parse_saif(saif.read_text(), top)
-        base = Path(str(saif) + ".base")
-        if base.exists():  # initial values counted as toggles by SAIF: subtract them
-            for name, n in parse_saif(base.read_text(), top).items():
-                toggles[name] = toggles.get(name, 0) - n
+        toggles = read_toggles(saif, top)
         ops = len(raw) - 1
-        switching, internal, missing = energy_from_toggles(module, lib, info, toggles, ops)
+        switching, internal, missing = energy_from_toggles(module, lib, info, toggles)
         if missing:
             raise AxforgeError(f"SAIF lacks toggle counts for {len(missing)} nets (e.g. {missing[0]})")
         t["activity_s"] = time.perf_counter() - t0

@@ -8,7 +8,8 @@ import numpy as np
 
 from axforge.paths import cache_dir
 
-__all__ = ["chip_luts", "run_chip_tb", "run_workload", "golden_matmul", "pe_activity", "saif_tree",
+__all__ = ["chip_luts", "run_chip_tb", "run_workload", "golden_matmul", "golden", "pack", "unpack",
+           "pe_activity", "saif_tree",
            "check_workload", "tiles_of"]
 
 
@@ -50,23 +51,45 @@ CHIP_HARNESS = Path(__file__).with_name("chip_harness.cpp")
 MAGIC = 0x41584657
 
 
-def _words(values, width):
-    """Pack a vector of ints (element i at bits [i*width +: width]) into little-endian uint32 words."""
-    total = 0
+def pack(values, width):
+    """One integer holding ``values``, element i at bits ``[i*width +: width]`` (a stream payload)."""
+    out = 0
     for i, v in enumerate(values):
-        total |= (int(v) & ((1 << width) - 1)) << (i * width)
-    n = (len(values) * width + 31) // 32
-    return [(total >> (32 * k)) & 0xFFFFFFFF for k in range(n)]
+        out |= (int(v) & ((1 << width) - 1)) << (i * width)
+    return out
 
 
-def _unwords(words, width, n, signed):
-    total = 0
-    for k, w in enumerate(words):
-        total |= int(w) << (32 * k)
-    vals = [(total >> (i * width)) & ((1 << width) - 1) for i in range(n)]
+def unpack(raw, width, n, signed):
+    """The ``n`` elements of a payload integer (two's complement when ``signed``)."""
+    vals = [(raw >> (i * width)) & ((1 << width) - 1) for i in range(n)]
     if signed:
         vals = [v - (1 << width) if v >> (width - 1) else v for v in vals]
     return vals
+
+
+def golden(x, w, lut, chip):
+    """``x`` (M, R) @ ``w`` (R, C) with every product from ``lut``, wrapped to ``acc_width``.
+
+    ``chip`` is a chip dict (:meth:`ChipSpec.to_dict`): the cocotb bench uses it too.
+    """
+    bw, acc, sgn = chip["b_width"], chip["acc_width"], chip["signed"]
+    xa = np.asarray(x, dtype=np.int64) % (1 << chip["a_width"])
+    wb = np.asarray(w, dtype=np.int64) % (1 << bw)
+    prods = lut[(xa[:, :, None] << bw) | wb[None, :, :]]          # (M, R, C)
+    y = prods.sum(axis=1) % (1 << acc)
+    if sgn:
+        y = np.where(y >= 1 << (acc - 1), y - (1 << acc), y)
+    return y
+
+
+def _words(values, width):
+    """A payload as little-endian uint32 words (the harness's wire format)."""
+    total = pack(values, width)
+    return [(total >> (32 * k)) & 0xFFFFFFFF for k in range((len(values) * width + 31) // 32)]
+
+
+def _unwords(words, width, n, signed):
+    return unpack(sum(int(w) << (32 * k) for k, w in enumerate(words)), width, n, signed)
 
 
 def check_workload(chip, x, w):
@@ -162,7 +185,6 @@ def run_workload(chip, x, w, route=0, saif_path=None, netlist=None, pdk=None):
 
 def golden_matmul(chip, x, w, route=0, lut=None):
     """``x @ w`` with each product from array ``route``'s RTL LUT and per-tile accumulator wrap."""
-    from .tb_chip import golden
     lut = chip_luts(chip)[route] if lut is None else lut
     d = chip.to_dict()
     y = np.zeros((x.shape[0], w.shape[1]), dtype=np.int64)
@@ -216,15 +238,16 @@ def _subtract(tree, base):
     return tree
 
 
-def pe_activity(saif_text, chip, base_text=None):
-    """Data-net toggle counts per array and per PE (R x C lists) from an RTL run's SAIF.
+def pe_activity(saif_path, chip):
+    """Data-net toggle counts per array and per PE (R x C lists) from an RTL run's SAIF file.
 
     Clock nets are left out (an enable-gated PE still sees its clock; with the
     clock gate in the library a synthesis flow would stop that too).
     """
-    tree = saif_tree(saif_text)
-    if base_text:
-        tree = _subtract(tree, saif_tree(base_text))
+    tree = saif_tree(Path(saif_path).read_text())
+    base = Path(f"{saif_path}.base")   # initial values SAIF counted as toggles (see read_toggles)
+    if base.exists():
+        tree = _subtract(tree, saif_tree(base.read_text()))
     bank = tree["inst"].get("TOP", tree)
     bank = bank["inst"].get(chip.top, bank)
     report = {"arrays": []}

@@ -193,6 +193,41 @@ def _prune_runs(runs, max_age_s=7 * 86400):
             pass
 
 
+def _run_tests(runner, simulator, build_dir, top, test_module, env, hide, seed, what, testcase=None):
+    """Run a cocotb module on a built design in a fresh run dir; raise :class:`AssertionError` on failure.
+
+    ``hide``: environment names the runner must not see from ``os.environ``.
+    The run dir is removed after a pass and kept (log named) after a failure.
+    """
+    runs = build_dir.parent / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    _prune_runs(runs)
+    test_dir = Path(tempfile.mkdtemp(dir=runs, prefix=f"{build_dir.name[:12]}-{simulator}-"))
+    results = test_dir / "results.xml"
+    code = None
+    with _without_env(tuple(hide)):
+        try:
+            # An absolute results_xml keeps the file out of the runner's
+            # pytest-name-based naming; hdl_toplevel_lang is needed when build() was skipped.
+            runner.test(hdl_toplevel=top, hdl_toplevel_lang="verilog", test_module=test_module,
+                        build_dir=build_dir, test_dir=test_dir, results_xml=str(results),
+                        extra_env=dict(env), seed=seed, log_file=test_dir / "sim.log",
+                        testcase=testcase)
+        except SystemExit as e:   # under pytest the runner sys.exit()s when a test failed
+            code = e.code
+    log = test_dir / "sim.log"
+    if not results.is_file():
+        raise AssertionError(f"{what}: the simulation ended abnormally (exit {code}) "
+                             f"without results; log {log}")
+    tests, failed = _failures(results)
+    if failed or tests == 0:
+        detail = "; ".join(f"{name}: {msg}" for name, msg in failed) or "no test ran"
+        raise AssertionError(f"{what}: {len(failed)} of {tests} tests failed: {detail} (log {log})")
+    if code:
+        raise AssertionError(f"{what}: the simulator exited with {code}; log {log}")
+    shutil.rmtree(test_dir, ignore_errors=True)
+
+
 def run_tb(label, files, top, test_module, env, simulator="verilator", seed=1, build_root=None,
            testcase=None, verilator_args=()):
     """Build ``files`` (``{name: text}``, top module ``top``) once, run cocotb ``test_module`` on it.
@@ -209,32 +244,8 @@ def run_tb(label, files, top, test_module, env, simulator="verilator", seed=1, b
     runner = get_runner(simulator)
     _build(runner, label, simulator, build_dir, files=files, top=top,
            extra_args=verilator_args if simulator == "verilator" else ())
-    runs = build_dir.parent / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    _prune_runs(runs)
-    test_dir = Path(tempfile.mkdtemp(dir=runs, prefix=f"{build_dir.name[:12]}-{simulator}-"))
-    results = test_dir / "results.xml"
-    code = None
-    with _without_env(tuple(env)):
-        try:
-            runner.test(hdl_toplevel=top, hdl_toplevel_lang="verilog", test_module=test_module,
-                        build_dir=build_dir, test_dir=test_dir, results_xml=str(results),
-                        extra_env=dict(env), seed=seed, log_file=test_dir / "sim.log",
-                        testcase=testcase)
-        except SystemExit as e:
-            code = e.code
-    what = f"cocotb {simulator}: {label}"
-    log = test_dir / "sim.log"
-    if not results.is_file():
-        raise AssertionError(f"{what}: the simulation ended abnormally (exit {code}) without results; log {log}")
-    tests, failed = _failures(results)
-    if failed or tests == 0:
-        detail = "; ".join(f"{name}: {msg}" for name, msg in failed) or "no test ran"
-        raise AssertionError(f"{what}: {len(failed)} of {tests} tests failed: {detail} (log {log})")
-    if code:
-        raise AssertionError(f"{what}: the simulator exited with {code}; log {log}")
-    shutil.rmtree(test_dir, ignore_errors=True)
-    return log
+    _run_tests(runner, simulator, build_dir, top, test_module, env, env, seed,
+               f"cocotb {simulator}: {label}", testcase)
 
 
 def run_mult_tb(spec, simulator="verilator", vectors="exhaustive", seed=1, build_root=None,
@@ -256,34 +267,8 @@ def run_mult_tb(spec, simulator="verilator", vectors="exhaustive", seed=1, build
     runner = get_runner(simulator)
     _build(runner, spec, simulator, build_dir)
 
-    runs = build_dir.parent / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    _prune_runs(runs)
-    test_dir = Path(tempfile.mkdtemp(dir=runs, prefix=f"{build_dir.name[:12]}-{simulator}-"))
-    results = test_dir / "results.xml"
     env = {"AXF_SPEC": str(spec), "AXF_VECTORS": str(vectors), "AXF_SEED": str(seed)}
     if model_spec is not None:
         env["AXF_MODEL_SPEC"] = str(model_spec)
-    code = None
-    with _without_env(_TB_ENV):
-        try:
-            # An absolute results_xml keeps the file out of the runner's
-            # pytest-name-based naming; hdl_toplevel_lang is needed when build() was skipped.
-            runner.test(hdl_toplevel=spec.module_name, hdl_toplevel_lang="verilog",
-                        test_module=TEST_MODULE, build_dir=build_dir, test_dir=test_dir,
-                        results_xml=str(results), extra_env=env, seed=seed,
-                        log_file=test_dir / "sim.log")
-        except SystemExit as e:   # under pytest the runner sys.exit()s when a test failed
-            code = e.code
     what = f"cocotb {simulator}: RTL {spec}" + (f" vs model {model_spec}" if model_spec else "")
-    log = test_dir / "sim.log"
-    if not results.is_file():
-        raise AssertionError(f"{what}: the simulation ended abnormally (exit {code}) "
-                             f"without results; log {log}")
-    tests, failed = _failures(results)
-    if failed or tests == 0:
-        detail = "; ".join(f"{name}: {msg}" for name, msg in failed) or "no test ran"
-        raise AssertionError(f"{what}: {len(failed)} of {tests} tests failed: {detail} (log {log})")
-    if code:
-        raise AssertionError(f"{what}: the simulator exited with {code}; log {log}")
-    shutil.rmtree(test_dir, ignore_errors=True)
+    _run_tests(runner, simulator, build_dir, spec.module_name, TEST_MODULE, env, _TB_ENV, seed, what)

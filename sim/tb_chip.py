@@ -23,6 +23,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
+from axforge.sim.chip_sim import golden, pack as _pack, unpack as _unpack
+
 PERIOD_NS = 10
 
 
@@ -35,32 +37,6 @@ def _config():
 def _u(value):
     """An unsigned int from a cocotb value (``Logic`` for 1-bit signals, ``LogicArray`` otherwise)."""
     return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
-
-
-def _pack(values, width):
-    out = 0
-    for i, v in enumerate(values):
-        out |= (int(v) & ((1 << width) - 1)) << (i * width)
-    return out
-
-
-def _unpack(raw, width, n, signed):
-    vals = [(raw >> (i * width)) & ((1 << width) - 1) for i in range(n)]
-    if signed:
-        vals = [v - (1 << width) if v >> (width - 1) else v for v in vals]
-    return vals
-
-
-def golden(x, w, lut, chip):
-    """``x`` (M, R) @ ``w`` (R, C) with every product from ``lut``, wrapped to ``acc_width``."""
-    bw, acc, sgn = chip["b_width"], chip["acc_width"], chip["signed"]
-    xa = np.asarray(x, dtype=np.int64) % (1 << chip["a_width"])
-    wb = np.asarray(w, dtype=np.int64) % (1 << bw)
-    prods = lut[(xa[:, :, None] << bw) | wb[None, :, :]]          # (M, R, C)
-    y = prods.sum(axis=1) % (1 << acc)
-    if sgn:
-        y = np.where(y >= 1 << (acc - 1), y - (1 << acc), y)
-    return y
 
 
 class StreamSource:
