@@ -1,0 +1,347 @@
+"""Quantised layers whose products come from an approximate multiplier, and ``approximate(model, mapping)``.
+
+A layer quantises its input (per-tensor, calibrated) and its weights (per
+output channel by default), computes the integer accumulators exactly as the
+systolic array does (:class:`~axforge.models.lutmm.ProductTable`), removes
+the zero-point cross terms on the host side (Jacob et al. 2018, eq. 7) and
+rescales. The backward pass is straight-through: gradients are those of the
+float layer, so a network can be fine-tuned with approximate forward passes.
+"""
+
+import copy
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from axforge.errors import AxforgeError, bad_value
+
+from .lutmm import PATHS, table_for
+from .quant import MinMaxObserver, quantize, weight_qparams
+
+__all__ = ["QuantConfig", "ApproxLinear", "ApproxConv2d", "approximate", "approx_layers", "layer_names",
+           "calibrate"]
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    """How layers are quantised and emulated (shared by every layer of a network)."""
+    a_width: int = 8
+    b_width: int = 8
+    signed: bool = False
+    per_channel: bool = True
+    path: str = "auto"
+    acc_width: int = 0      # 0: wide enough for one tile, never wraps (the array's default)
+    tile_rows: int = 0      # K rows per array tile (only matters when acc_width can wrap)
+    rank: int | None = None  # lowrank: components used (None = E's exact rank)
+
+    def __post_init__(self):
+        for key in ("a_width", "b_width"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or not 4 <= v <= 16:
+                raise bad_value(f"Quantisation key '{key}'", v, "an integer between 4 and 16")
+        if self.path not in PATHS:
+            raise bad_value("Emulation path", self.path, "one of " + ", ".join(PATHS))
+        if self.acc_width and not self.tile_rows:
+            raise bad_value("Quantisation key 'tile_rows'", self.tile_rows, "a positive integer when acc_width is set")
+
+    def default_spec(self):
+        from axforge.hdl.arith import MultSpec
+        return MultSpec.parse(f"exact:{self.a_width}x{self.b_width}{'s' if self.signed else 'u'}")
+
+
+class _ApproxMixin:
+    """Shared state of the approximate layers; subclasses provide ``_float`` and ``_matrices``."""
+
+    def _setup(self, spec, config):
+        self.spec = spec
+        self.config = config
+        self.observer = MinMaxObserver()
+        self.calibrating = False
+        self.act_qp = None
+        self.macs_per_sample = 0
+        self._wcache = {}
+        self._wkey = None
+        if spec is not None and (spec.a_width, spec.b_width, spec.signed) != (
+                config.a_width, config.b_width, config.signed):
+            raise bad_value(f"Multiplier {spec}'s operands", f"{spec.a_width}x{spec.b_width} signed={spec.signed}",
+                            f"{config.a_width}x{config.b_width} signed={config.signed} (the quantisation config)")
+        self.table = table_for(spec, config.a_width, config.b_width, config.signed)
+
+    @property
+    def resolved_path(self):
+        return self.table.resolve(self.config.path)
+
+    def finish_calibration(self):
+        self.act_qp = self.observer.qparams(self.config.a_width, self.config.signed)
+        self.calibrating = False
+
+    def _weights(self):
+        """Quantised weights and their parameters (cached while the weights do not change)."""
+        key = (self.weight.data_ptr(), self.weight._version)
+        if key != self._wkey:
+            c = self.config
+            self._wqp = weight_qparams(self.weight, c.b_width, c.signed, c.per_channel)
+            self._wq = quantize(self.weight, self._wqp, channel_dim=0)
+            self._wcache = {}
+            self._wkey = key
+        return self._wq, self._wqp
+
+    def _int_matmul(self, xq, wmat, cache_key):
+        """Accumulators of one (M, K) x (K, N) product and the zero-point-corrected integers."""
+        c = self.config
+        cache = self._wcache.setdefault(cache_key, {})
+        acc = self.table.matmul(xq, wmat, c.path, c.acc_width, c.tile_rows, c.rank, cache)
+        return acc
+
+    def forward(self, x):
+        if self.calibrating:
+            self.observer.update(x)
+            return self._float(x)
+        if self.act_qp is None:
+            raise AxforgeError(f"Layer {self.name!r} must be calibrated before use (run calibrate(model, batches))")
+        y = self._approx(x)
+        if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
+            yf = self._float(x)
+            return yf + (y - yf).detach()     # straight-through: exact-product gradients
+        return y
+
+    def _dequant(self, acc, xq_rows, wmat, wqp, n_slice):
+        """Real outputs from accumulators: remove zero-point cross terms, rescale."""
+        zx = int(self.act_qp.zero_point)
+        zw = wqp.zero_point[n_slice] if wqp.zero_point.ndim else wqp.zero_point
+        K = wmat.shape[0]
+        y = acc
+        if zx:
+            y = y - zx * wmat.sum(0, keepdim=True)
+        if wqp.zero_point.ndim or int(wqp.zero_point):
+            y = y - xq_rows.sum(1, keepdim=True) * zw + K * zx * zw
+        sw = wqp.scale[n_slice] if wqp.scale.ndim else wqp.scale
+        return y.double() * (self.act_qp.scale.double() * sw.double())
+
+    def accumulators(self, x):
+        """The raw integer accumulators (M, N) for input ``x`` (what the array outputs), with the operands."""
+        xq, wq, _ = self._operands(x)
+        return self.table.matmul(xq, wq, self.config.path, self.config.acc_width, self.config.tile_rows,
+                                 self.config.rank), xq, wq
+
+    def extra_repr(self):
+        return f"{super().extra_repr()}, mult={self.spec or 'exact'}, path={self.config.path}"
+
+
+class ApproxLinear(_ApproxMixin, nn.Linear):
+    """``nn.Linear`` with every product from a multiplier's RTL LUT.
+
+    Parameters
+    ----------
+    in_features, out_features, bias : as ``nn.Linear``.
+    spec : MultSpec or None -- the multiplier (None: exact products).
+    config : QuantConfig
+    """
+
+    def __init__(self, in_features, out_features, bias=True, spec=None, config=QuantConfig(), name="linear"):
+        super().__init__(in_features, out_features, bias)
+        self.name = name
+        self._setup(spec, config)
+
+    def _float(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def _operands(self, x):
+        wq, wqp = self._weights()
+        xq = quantize(x, self.act_qp).reshape(-1, self.in_features)
+        return xq, wq.t(), wqp
+
+    def _approx(self, x):
+        xq, wmat, wqp = self._operands(x)
+        acc = self._int_matmul(xq, wmat, 0)
+        y = self._dequant(acc, xq, wmat, wqp, slice(None))
+        if self.bias is not None:
+            y = y + self.bias.detach().double()
+        return y.float().reshape(*x.shape[:-1], self.out_features)
+
+    def count_macs(self, x):
+        return self.in_features * self.out_features * (x[0].numel() // self.in_features)
+
+
+class ApproxConv2d(_ApproxMixin, nn.Conv2d):
+    """``nn.Conv2d`` (groups and depthwise included) lowered to per-group matrix products through the LUT.
+
+    Padding uses the activation zero point (the code of a real 0), as a
+    quantised accelerator pads.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", spec=None, config=QuantConfig(), name="conv"):
+        if padding_mode != "zeros":
+            raise bad_value(f"Layer {name!r} padding_mode", padding_mode, "'zeros' for approximate convolution")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+        if isinstance(self.padding, str):
+            raise bad_value(f"Layer {name!r} padding", self.padding, "explicit integers for approximate convolution")
+        self.name = name
+        self._setup(spec, config)
+
+    def _float(self, x):
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def _columns(self, x):
+        """Quantised input unfolded to (B * L, C * kh * kw) columns and the output size."""
+        zx = int(self.act_qp.zero_point)
+        codes = quantize(x, self.act_qp).float()
+        ph, pw = self.padding
+        if ph or pw:
+            codes = F.pad(codes, (pw, pw, ph, ph), value=float(zx))
+        cols = F.unfold(codes, self.kernel_size, dilation=self.dilation, stride=self.stride)   # (B, K*g, L)
+        H, W = codes.shape[-2:]
+        kh, kw = self.kernel_size
+        oh = (H - self.dilation[0] * (kh - 1) - 1) // self.stride[0] + 1
+        ow = (W - self.dilation[1] * (kw - 1) - 1) // self.stride[1] + 1
+        return cols.transpose(1, 2).reshape(-1, cols.shape[1]).to(torch.int64), oh, ow
+
+    def _operands(self, x):
+        """Group 0's operands (the whole layer when groups == 1)."""
+        wq, wqp = self._weights()
+        xq, _, _ = self._columns(x)
+        kg = wq[0].numel()
+        og = self.out_channels // self.groups
+        return xq[:, :kg], wq[:og].reshape(og, -1).t(), wqp
+
+    def _approx(self, x):
+        wq, wqp = self._weights()
+        xq, oh, ow = self._columns(x)
+        B, O, g = x.shape[0], self.out_channels, self.groups
+        kg, og = wq[0].numel(), O // g
+        y = torch.empty(xq.shape[0], O, dtype=torch.float64)
+        for gi in range(g):
+            xs = xq[:, gi * kg:(gi + 1) * kg]
+            wmat = wq[gi * og:(gi + 1) * og].reshape(og, kg).t()
+            acc = self._int_matmul(xs, wmat, gi)
+            y[:, gi * og:(gi + 1) * og] = self._dequant(acc, xs, wmat, wqp, slice(gi * og, (gi + 1) * og))
+        if self.bias is not None:
+            y = y + self.bias.detach().double()
+        return y.float().reshape(B, oh * ow, O).transpose(1, 2).reshape(B, O, oh, ow)
+
+    def count_macs(self, x):
+        kh, kw = self.kernel_size
+        H, W = x.shape[-2] + 2 * self.padding[0], x.shape[-1] + 2 * self.padding[1]
+        oh = (H - self.dilation[0] * (kh - 1) - 1) // self.stride[0] + 1
+        ow = (W - self.dilation[1] * (kw - 1) - 1) // self.stride[1] + 1
+        return oh * ow * self.out_channels * (self.in_channels // self.groups) * kh * kw
+
+
+def layer_names(model):
+    """Names of the Conv2d / Linear layers of ``model``, in module order."""
+    return [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def approx_layers(model):
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, _ApproxMixin)]
+
+
+def _replacement(name, mod, spec, config):
+    if isinstance(mod, nn.Conv2d):
+        new = ApproxConv2d(mod.in_channels, mod.out_channels, mod.kernel_size, mod.stride, mod.padding,
+                           mod.dilation, mod.groups, mod.bias is not None, mod.padding_mode, spec, config, name)
+    else:
+        new = ApproxLinear(mod.in_features, mod.out_features, mod.bias is not None, spec, config, name)
+    new.weight = mod.weight
+    if mod.bias is not None:
+        new.bias = mod.bias
+    return new
+
+
+def _as_spec(value, layer):
+    from axforge.hdl.arith import MultSpec
+    if value is None or hasattr(value, "a_width"):
+        return value
+    if not isinstance(value, str):
+        raise bad_value(f"Mapping value for layer {layer!r}", value, "a multiplier spec string")
+    return MultSpec.parse(value)
+
+
+@dataclass
+class LayerReport:
+    name: str
+    kind: str
+    spec: str
+    path: str
+    macs: int            # per input sample
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self):
+        return {"name": self.name, "kind": self.kind, "spec": self.spec, "path": self.path, "macs": self.macs,
+                **self.extra}
+
+
+def calibrate(model, batches):
+    """Run calibration batches through ``model``'s approximate layers (sets activation ranges and MACs)."""
+    layers = approx_layers(model)
+    hooks = []
+    for _, m in layers:
+        m.calibrating = True
+        m.observer = MinMaxObserver()
+
+        def hook(mod, inputs, _out=None):
+            mod.macs_per_sample = mod.count_macs(inputs[0])
+        hooks.append(m.register_forward_pre_hook(hook))
+    was_training = model.training
+    model.eval()
+    seen = 0
+    try:
+        with torch.no_grad():
+            for batch in batches:
+                x = batch[0] if isinstance(batch, (tuple, list)) else batch
+                model(x)
+                seen += 1
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    if not seen:
+        raise AxforgeError("Calibration needs at least one batch, got none")
+    for _, m in layers:
+        m.finish_calibration()
+    return model
+
+
+def approximate(model, mapping=None, calib=None, config=QuantConfig(), copy_model=True):
+    """Replace every Conv2d / Linear by its approximate twin according to ``mapping``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    mapping : dict, optional
+        ``{layer name: multiplier spec}``; unmapped layers use the exact
+        multiplier of the same widths (the exact 8-bit network).
+    calib : iterable of batches (or one tensor), optional
+        Calibration data; without it call :func:`calibrate` before use.
+    config : QuantConfig
+
+    Returns
+    -------
+    (model, report) : the approximate model (a copy unless ``copy_model`` is
+        False) and one :class:`LayerReport` per layer with its MACs per sample.
+    """
+    mapping = dict(mapping or {})
+    names = layer_names(model)
+    for key in mapping:
+        if key not in names:
+            raise bad_value("Mapping layer", key, "one of " + ", ".join(names))
+    specs = {n: _as_spec(mapping.get(n), n) for n in names}
+    model = copy.deepcopy(model) if copy_model else model
+    for name in names:
+        parent, _, leaf = name.rpartition(".")
+        owner = model.get_submodule(parent) if parent else model
+        setattr(owner, leaf, _replacement(name, owner.get_submodule(leaf), specs[name], config))
+    if calib is not None:
+        calibrate(model, [calib] if torch.is_tensor(calib) else calib)
+    report = []
+    for name, m in approx_layers(model):
+        extra = {}
+        if m.resolved_path == "lowrank":
+            kg = m.weight[0].numel()
+            extra["lowrank"] = m.table.lowrank_info(kg, config.rank).to_dict()
+        report.append(LayerReport(name, type(m).__name__, str(m.spec) if m.spec else "exact", m.resolved_path,
+                                  m.macs_per_sample, extra))
+    return model, report

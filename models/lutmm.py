@@ -1,0 +1,299 @@
+"""Integer matrix products where every product comes from a multiplier's RTL LUT.
+
+``ProductTable(spec).matmul(xq, wq, path)`` returns the accumulators the
+systolic array produces for ``xq @ wq`` (activations are operand ``a``,
+weights operand ``b``), as int64. Three paths compute the same numbers:
+
+``lut``
+    A per-layer weight table ``T_w[k, a, n] = LUT[a, w[k, n]]`` summed with
+    ``embedding_bag``: one table row per (k, activation value), so a layer is
+    M*K contiguous row additions instead of M*K*N scattered 2-D lookups.
+``lowrank``
+    The AutoApprox decomposition ``LUT(a, b) = a*b + E(a, b)`` with a
+    truncated SVD of ``E``: one exact GEMM plus one GEMM of inner size K*r.
+    Exact when r is E's numerical rank (the float error bound is computed and
+    the precision raised to float64 when float32 cannot guarantee it);
+    otherwise the bound on the deviation is reported.
+``exact``
+    The exact product (the exact multiplier, and the speed baseline).
+
+All float arithmetic is arranged so that results are provably exact
+integers: exact GEMMs use centred operands and K-chunks whose partial sums
+stay below 2^24 (float32) or 2^53 (float64).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from axforge.errors import AxforgeError, bad_value
+
+from .quant import operand_range
+
+__all__ = ["ProductTable", "PATHS", "LowRankInfo", "table_for"]
+
+PATHS = ("auto", "lut", "lowrank", "exact")
+_F32_EXACT = 1 << 24
+_F64_EXACT = 1 << 53
+_EPS32 = 2.0 ** -24
+_EPS64 = 2.0 ** -53
+AUTO_MAX_RANK = 8          # auto picks lowrank up to this exact rank, lut above
+_TABLE_BYTES = 256 << 20   # weight tables larger than this are built per block of columns
+
+
+def _gamma(n, eps):
+    return n * eps / (1 - n * eps)
+
+
+@dataclass(frozen=True)
+class LowRankInfo:
+    """What the lowrank path did for one product shape."""
+    rank: int            # components used
+    exact_rank: int      # numerical rank of E
+    dtype: str           # float32 or float64 for the error GEMM
+    bound: float         # max |accumulator - LUT accumulator| before rounding
+    exact: bool          # bound < 0.5: rounding recovers the LUT result bit for bit
+
+    def to_dict(self):
+        return {"rank": self.rank, "exact_rank": self.exact_rank, "dtype": self.dtype,
+                "bound": self.bound, "exact": self.exact}
+
+
+class ProductTable:
+    """The products of one multiplier as a (2^a, 2^b) table indexed by operand value.
+
+    Parameters
+    ----------
+    spec : MultSpec or None
+        The multiplier; its LUT comes from its RTL (:func:`axforge.sim.lut.extract_lut`).
+        ``None`` means exact products of the given widths (no LUT needed).
+    a_width, b_width, signed : used when ``spec`` is None.
+    lut : ndarray, optional
+        A LUT in :func:`extract_lut`'s layout, instead of extracting one.
+    """
+
+    def __init__(self, spec=None, a_width=8, b_width=8, signed=False, lut=None):
+        self.spec = spec
+        if spec is not None:
+            a_width, b_width, signed = spec.a_width, spec.b_width, spec.signed
+        self.a_width, self.b_width, self.signed = a_width, b_width, signed
+        self.a_min, self.a_max = operand_range(a_width, signed)
+        self.b_min, self.b_max = operand_range(b_width, signed)
+        self.a_mid = 0 if signed else 1 << (a_width - 1)
+        self.b_mid = 0 if signed else 1 << (b_width - 1)
+        self._table = None
+        self._factors = {}
+        if spec is None and lut is None:
+            self.is_exact = True
+            return
+        if a_width + b_width > 20:
+            raise bad_value("LUT operand widths a_width + b_width", a_width + b_width,
+                            "at most 20 for LUT emulation (use path 'exact')")
+        if lut is None:
+            from axforge.sim.lut import extract_lut
+            lut = extract_lut(spec)
+        a = np.arange(self.a_min, self.a_max + 1) % (1 << a_width)
+        b = np.arange(self.b_min, self.b_max + 1) % (1 << b_width)
+        table = np.asarray(lut, dtype=np.int64)[(a[:, None] << b_width) | b[None, :]]
+        exact = np.outer(np.arange(self.a_min, self.a_max + 1), np.arange(self.b_min, self.b_max + 1))
+        self._table = torch.from_numpy(table)
+        self._err = table - exact
+        self.is_exact = not self._err.any()
+
+    # -- properties ---------------------------------------------------------
+
+    @property
+    def table(self):
+        """(2^a, 2^b) int64 tensor of products, row = a - a_min, column = b - b_min."""
+        if self._table is None:
+            a = torch.arange(self.a_min, self.a_max + 1)
+            b = torch.arange(self.b_min, self.b_max + 1)
+            self._table = a[:, None] * b[None, :]
+        return self._table
+
+    @property
+    def error(self):
+        """E = LUT - a*b as an int64 numpy array."""
+        if self._table is None:
+            return np.zeros((self.a_max - self.a_min + 1, self.b_max - self.b_min + 1), dtype=np.int64)
+        return self._err
+
+    def exact_rank(self):
+        return self._svd()[3]
+
+    def _svd(self):
+        if "svd" not in self._factors:
+            e = self.error.astype(np.float64)
+            u, s, vt = np.linalg.svd(e, full_matrices=False)
+            tol = (s[0] if s.size and s[0] > 0 else 0.0) * max(e.shape) * np.finfo(np.float64).eps
+            self._factors["svd"] = (u, s, vt, int((s > tol).sum()))
+        return self._factors["svd"]
+
+    def factors(self, rank=None):
+        """(fa (2^a, r), fb (2^b, r), per-product max reconstruction error, exact rank) in float64."""
+        u, s, vt, r0 = self._svd()
+        r = r0 if rank is None else min(int(rank), r0)
+        key = ("f", r)
+        if key not in self._factors:
+            root = np.sqrt(s[:r])
+            fa, fb = u[:, :r] * root, vt[:r].T * root
+            err = float(np.abs(self.error - fa @ fb.T).max()) if r else float(np.abs(self.error).max())
+            self._factors[key] = (fa, fb, err)
+        fa, fb, err = self._factors[key]
+        return fa, fb, err, r0
+
+    # -- the products ---------------------------------------------------------
+
+    def resolve(self, path):
+        """The path ``auto`` stands for: exact for an exact LUT, lowrank up to rank 8, else lut."""
+        if path not in PATHS:
+            raise bad_value("Emulation path", path, "one of " + ", ".join(PATHS))
+        if path != "auto":
+            return path
+        if self.is_exact:
+            return "exact"
+        return "lowrank" if self.exact_rank() <= AUTO_MAX_RANK else "lut"
+
+    def check_operands(self, xq, wq):
+        for name, t, lo, hi in (("activations", xq, self.a_min, self.a_max), ("weights", wq, self.b_min, self.b_max)):
+            if t.numel() and (int(t.min()) < lo or int(t.max()) > hi):
+                raise AxforgeError(f"Quantised {name} must lie in [{lo}, {hi}], not [{int(t.min())}, {int(t.max())}]")
+
+    def wraps(self, k_dim, acc_width, tile_rows):
+        """Whether a tile's sum can leave the accumulator (then each tile wraps separately)."""
+        if not acc_width:
+            return False
+        peak = int(self.table.abs().max()) * min(k_dim, tile_rows or k_dim)
+        return peak >= (1 << (acc_width - 1) if self.signed else 1 << acc_width)
+
+    def matmul(self, xq, wq, path="auto", acc_width=0, tile_rows=0, rank=None, wcache=None):
+        """Accumulators of ``xq (M, K) @ wq (K, N)`` (int64 tensors of operand values).
+
+        ``acc_width``/``tile_rows`` reproduce the array's accumulator: the K
+        dimension is cut into tiles of ``tile_rows`` and each tile's sum wraps
+        modulo ``2**acc_width`` before the host adds the tiles (0: no wrap).
+        ``wcache`` (a dict) keeps the weight-side tables between calls with the same weights.
+        """
+        path = self.resolve(path)
+        if path in ("lut", "lowrank") and self._table is None and self.spec is None:
+            path = "exact"   # an exact table has nothing to look up
+        K = xq.shape[1]
+        if self.wraps(K, acc_width, tile_rows):
+            y = torch.zeros(xq.shape[0], wq.shape[1], dtype=torch.int64)
+            for k0 in range(0, K, tile_rows):
+                part = self.matmul(xq[:, k0:k0 + tile_rows], wq[k0:k0 + tile_rows], path, rank=rank)
+                y += _wrap(part, acc_width, self.signed)
+            return y
+        if path == "exact":
+            return exact_matmul(xq, wq, self.a_mid, self.b_mid,
+                                _maxabs(self.a_min, self.a_max, self.a_mid) * _maxabs(self.b_min, self.b_max, self.b_mid))
+        if path == "lut":
+            return self._lut_matmul(xq, wq, wcache)
+        return self._lowrank_matmul(xq, wq, rank, wcache)[0]
+
+    def _lut_matmul(self, xq, wq, wcache=None):
+        K, N = wq.shape
+        A = self.a_max - self.a_min + 1
+        peak = max(1, int(self.table.abs().max()))
+        chunk = max(1, min(K, (_F32_EXACT - 1) // peak))
+        nchunks = -(-K // chunk)
+        xi = xq - self.a_min + torch.arange(K) * A                      # row of table k for value x
+        if nchunks * chunk != K:                                         # pad to whole chunks with a zero row
+            xi = torch.nn.functional.pad(xi, (0, nchunks * chunk - K), value=K * A)
+        xi = xi.reshape(-1, chunk)
+        cols = max(1, min(N, _TABLE_BYTES // (4 * (K * A + 1))))
+        out = torch.empty(xq.shape[0], N, dtype=torch.int64)
+        for n0 in range(0, N, cols):
+            key = ("lut", n0, cols)
+            tw = wcache.get(key) if wcache is not None else None
+            if tw is None:
+                wi = wq[:, n0:n0 + cols] - self.b_min                   # (K, n)
+                tw = self.table[:, wi].permute(1, 0, 2).reshape(K * A, -1).float()
+                tw = torch.cat([tw, tw.new_zeros(1, tw.shape[1])])
+                if wcache is not None:
+                    wcache[key] = tw
+            part = torch.nn.functional.embedding_bag(xi, tw, mode="sum")  # (M * nchunks, n)
+            out[:, n0:n0 + cols] = part.reshape(xq.shape[0], nchunks, -1).to(torch.int64).sum(1)
+        return out
+
+    def lowrank_info(self, k_dim, rank=None):
+        """Rank, precision and error bound the lowrank path uses for inner size ``k_dim``."""
+        fa, fb, err, r0 = self.factors(rank)
+        r = fa.shape[1]
+        if r == 0:
+            return LowRankInfo(0, r0, "float32", k_dim * err, k_dim * err < 0.5)
+        best = None
+        for dtype, eps in (("float32", _EPS32), ("float64", _EPS64)):
+            npd = np.float32 if dtype == "float32" else np.float64
+            fa_d, fb_d = fa.astype(npd).astype(np.float64), fb.astype(npd).astype(np.float64)
+            recon = float(np.abs(self.error - fa_d @ fb_d.T).max())
+            mag = float((np.abs(fa_d) @ np.abs(fb_d).T).max())
+            bound = k_dim * recon + _gamma(k_dim * r + 1, eps) * k_dim * mag
+            best = LowRankInfo(r, r0, dtype, bound, bound < 0.5)
+            if best.exact or r < r0 and dtype == "float32" and k_dim * err >= 0.5:
+                break   # exact in float32, or a truncation whose own error dominates anyway
+        return best
+
+    def _lowrank_matmul(self, xq, wq, rank=None, wcache=None):
+        K, N = wq.shape
+        info = self.lowrank_info(K, rank)
+        exact = self.matmul(xq, wq, "exact")
+        if info.rank == 0:
+            return exact, info
+        fa, fb, _, _ = self.factors(rank)
+        dt = torch.float32 if info.dtype == "float32" else torch.float64
+        key = ("lowrank", info.rank, info.dtype)
+        gw = wcache.get(key) if wcache is not None else None
+        if gw is None:
+            gb = torch.from_numpy(fb).to(dt)                                # (B, r)
+            gw = gb[wq - self.b_min].permute(0, 2, 1).reshape(K * info.rank, N).contiguous()
+            if wcache is not None:
+                wcache[key] = gw
+        fx = torch.from_numpy(fa).to(dt)[xq - self.a_min].reshape(xq.shape[0], K * info.rank)
+        return exact + torch.round(fx @ gw).to(torch.int64), info
+
+
+def _maxabs(lo, hi, mid):
+    return max(abs(lo - mid), abs(hi - mid))
+
+
+def _wrap(y, width, signed):
+    y = torch.remainder(y, 1 << width)
+    return torch.where(y >= 1 << (width - 1), y - (1 << width), y) if signed else y
+
+
+def exact_matmul(xq, wq, a_mid=0, b_mid=0, max_prod=None):
+    """Exact integer ``xq @ wq`` with float GEMMs on centred operands (int64 result)."""
+    K = xq.shape[1]
+    xc, wc = xq - a_mid, wq - b_mid
+    if max_prod is None:
+        max_prod = max(1, int(xc.abs().max()) if xc.numel() else 1) * max(1, int(wc.abs().max()) if wc.numel() else 1)
+    max_prod = max(1, max_prod)
+    if max_prod * min(K, 256) < _F32_EXACT:
+        dt, chunk = torch.float32, max(1, (_F32_EXACT - 1) // max_prod)
+    else:
+        dt, chunk = torch.float64, max(1, (_F64_EXACT - 1) // max_prod)
+    xf, wf = xc.to(dt), wc.to(dt)
+    y = torch.zeros(xq.shape[0], wq.shape[1], dtype=torch.int64)
+    for k0 in range(0, K, chunk):
+        y += (xf[:, k0:k0 + chunk] @ wf[k0:k0 + chunk]).to(torch.int64)
+    if b_mid:
+        y += b_mid * xc.sum(1, keepdim=True)
+    if a_mid:
+        y += a_mid * wc.sum(0, keepdim=True)
+    if a_mid and b_mid:
+        y += K * a_mid * b_mid
+    return y
+
+
+_TABLES = {}
+
+
+def table_for(spec, a_width=8, b_width=8, signed=False):
+    """A cached :class:`ProductTable` (None = exact products of the given widths)."""
+    key = str(spec) if spec is not None else ("exact", a_width, b_width, signed)
+    if key not in _TABLES:
+        _TABLES[key] = ProductTable(spec, a_width, b_width, signed)
+    return _TABLES[key]
+

@@ -1,0 +1,136 @@
+"""Training, checkpoints and evaluation of zoo models (seeded, resumable, with progress bars)."""
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from axforge.errors import AxforgeError, bad_value
+from axforge.paths import atomic_write_bytes, write_json
+
+from .data import load_dataset
+from .zoo import build_model
+
+__all__ = ["train_model", "load_trained", "evaluate", "batches", "TrainedModel"]
+
+CKPT = "ckpt.pt"
+MODEL = "model.pt"
+META = "meta.json"
+
+
+def _save(path, obj):
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def seed_everything(seed):
+    torch.manual_seed(seed)
+    np.random.seed(seed % (1 << 32))
+
+
+def batches(x, y=None, size=256):
+    for i in range(0, len(x), size):
+        yield (x[i:i + size],) if y is None else (x[i:i + size], y[i:i + size])
+
+
+@torch.no_grad()
+def evaluate(model, x, y, batch_size=500):
+    """Top-1 accuracy (0..1) of ``model`` on tensors ``x``, ``y``."""
+    model.eval()
+    correct = 0
+    for xb, yb in batches(x, y, batch_size):
+        correct += int((model(xb).argmax(1) == yb).sum())
+    return correct / max(1, len(y))
+
+
+def train_model(arch, dataset="digits", out_dir="out/model", epochs=30, batch_size=64, lr=0.05, seed=0,
+                data_root=None, progress=True, resume=True):
+    """Train ``arch`` on ``dataset`` and write ``model.pt`` + ``meta.json`` to ``out_dir``.
+
+    A checkpoint is written after every epoch; with ``resume`` an interrupted
+    run continues from it with the same seed stream.
+    """
+    from tqdm import tqdm
+    for key, v, lo in (("epochs", epochs, 1), ("batch_size", batch_size, 1)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise bad_value(f"Training option '{key}'", v, f"an integer >= {lo}")
+    seed_everything(seed)
+    data = load_dataset(dataset, data_root, seed)
+    model = build_model(arch, data.in_shape, data.classes)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * -(-len(data.y_train) // batch_size))
+    out = Path(out_dir)
+    start = 0
+    if resume and (out / CKPT).exists():
+        ck = torch.load(out / CKPT, weights_only=False)
+        if ck.get("arch") == arch and ck.get("dataset") == dataset and ck.get("seed") == seed:
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["opt"])
+            sched.load_state_dict(ck["sched"])
+            torch.set_rng_state(ck["rng"])
+            start = ck["epoch"]
+    loss_fn = nn.CrossEntropyLoss()
+    bar = tqdm(range(start, epochs), desc=f"train {arch}/{dataset}", disable=not progress, initial=start, total=epochs)
+    acc = float("nan")
+    for epoch in bar:
+        model.train()
+        perm = torch.randperm(len(data.y_train))
+        total = 0.0
+        for i in range(0, len(perm), batch_size):
+            idx = perm[i:i + batch_size]
+            opt.zero_grad()
+            loss = loss_fn(model(data.x_train[idx]), data.y_train[idx])
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss) * len(idx)
+        acc = evaluate(model, data.x_test, data.y_test)
+        bar.set_postfix(loss=f"{total / len(perm):.3f}", test_acc=f"{acc:.4f}")
+        _save(out / CKPT, {"arch": arch, "dataset": dataset, "seed": seed, "epoch": epoch + 1,
+                           "model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                           "rng": torch.get_rng_state()})
+    if start >= epochs:
+        acc = evaluate(model, data.x_test, data.y_test)
+    meta = {"arch": arch, "dataset": dataset, "data_root": str(data_root) if data_root else None,
+            "in_shape": list(data.in_shape), "classes": data.classes, "epochs": epochs, "batch_size": batch_size,
+            "lr": lr, "seed": seed, "test_accuracy": acc, "params": sum(p.numel() for p in model.parameters())}
+    _save(out / MODEL, model.state_dict())
+    write_json(out / META, meta)
+    return meta
+
+
+class TrainedModel:
+    """A trained model directory: the float model, its metadata and its dataset."""
+
+    def __init__(self, directory):
+        d = Path(directory)
+        if not (d / MODEL).exists() or not (d / META).exists():
+            raise bad_value("Model directory", str(d), "a folder with model.pt and meta.json "
+                                                       "(train one with `axforge model train`)")
+        try:
+            self.meta = json.loads((d / META).read_text())
+            self.model = build_model(self.meta["arch"], self.meta["in_shape"], self.meta["classes"])
+            self.model.load_state_dict(torch.load(d / MODEL, weights_only=True))
+        except (ValueError, KeyError, RuntimeError) as exc:
+            raise AxforgeError(f"Model directory {d} must hold a readable checkpoint, not a broken one ({exc})")
+        self.model.eval()
+        self.directory = d
+        self._data = None
+
+    @property
+    def data(self):
+        if self._data is None:
+            self._data = load_dataset(self.meta["dataset"], self.meta.get("data_root"), self.meta["seed"])
+        return self._data
+
+    def calib_batches(self, n=4, size=128):
+        """The first ``n`` training batches (calibration data for quantisation)."""
+        return [self.data.x_train[i * size:(i + 1) * size] for i in range(n)]
+
+
+def load_trained(directory):
+    return TrainedModel(directory)
