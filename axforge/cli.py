@@ -324,6 +324,9 @@ def build_parser():
     cs.add_argument("-o", "--output", required=True)
     cs.set_defaults(func=cmd_chip_sim)
 
+    from .cli_model import add_model_parser
+    add_model_parser(sub)
+
     mult = sub.add_parser("mult", help="the multiplier library")
     msub = mult.add_subparsers(dest="mcmd", required=True)
 
@@ -377,6 +380,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     for key in ("width", "a_width", "b_width"):
         val = getattr(args, key, None)
+        if getattr(args, "cmd", None) == "model" and key != "width":
+            continue   # quantisation widths are checked by QuantConfig (4-16)
         if val is not None and not 2 <= val <= 16:
             print(f"axforge: error: Width --{key.replace('_', '-')} must be an integer between "
                   f"2 and 16, not {val}", file=sys.stderr)

@@ -7,7 +7,7 @@ import yaml
 from axforge.errors import AxforgeError
 from axforge.hdl.arith import MultSpec
 
-__all__ = ["load_mult_spec", "read_yaml"]
+__all__ = ["load_mult_spec", "read_yaml", "load_mapping"]
 
 
 def read_yaml(path, what):
@@ -39,3 +39,23 @@ def load_mult_spec(text, signed=None):
         from axforge.hdl.arith.imported import load
         spec = load(spec.source[0], spec.source[1], signed)
     return spec
+
+
+def load_mapping(path):
+    """A layer -> multiplier mapping from YAML: ``{layer name: spec string}`` (optionally under ``mapping:``)."""
+    if not Path(path).is_file():
+        raise AxforgeError(f"Mapping file must exist, not {str(path)!r}")
+    data = read_yaml(path, "Mapping file")
+    if isinstance(data, dict) and set(data) == {"mapping"}:
+        data = data["mapping"]
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise AxforgeError(f"Mapping file {path} must be a YAML mapping of layer name to multiplier spec, "
+                           f"not a {type(data).__name__}")
+    out = {}
+    for layer, spec in data.items():
+        if not isinstance(spec, str):
+            raise AxforgeError(f"Mapping value for layer {layer!r} must be a multiplier spec string, not {spec!r}")
+        out[str(layer)] = MultSpec.parse(spec)
+    return out

@@ -21,7 +21,7 @@ from .lutmm import PATHS, table_for
 from .quant import MinMaxObserver, quantize, weight_qparams
 
 __all__ = ["QuantConfig", "ApproxLinear", "ApproxConv2d", "approximate", "approx_layers", "layer_names",
-           "calibrate"]
+           "calibrate", "remap", "mapping_report"]
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,17 @@ class _ApproxMixin:
         self.calibrating = False
         self.act_qp = None
         self.macs_per_sample = 0
-        self._wcache = {}
         self._wkey = None
+        self._setup_table(spec)
+
+    def _setup_table(self, spec):
+        config = self.config
+        self._wcache = {}
         if spec is not None and (spec.a_width, spec.b_width, spec.signed) != (
                 config.a_width, config.b_width, config.signed):
             raise bad_value(f"Multiplier {spec}'s operands", f"{spec.a_width}x{spec.b_width} signed={spec.signed}",
                             f"{config.a_width}x{config.b_width} signed={config.signed} (the quantisation config)")
+        self.spec = spec
         self.table = table_for(spec, config.a_width, config.b_width, config.signed)
 
     @property
@@ -336,12 +341,33 @@ def approximate(model, mapping=None, calib=None, config=QuantConfig(), copy_mode
         setattr(owner, leaf, _replacement(name, owner.get_submodule(leaf), specs[name], config))
     if calib is not None:
         calibrate(model, [calib] if torch.is_tensor(calib) else calib)
+    return model, mapping_report(model)
+
+
+def mapping_report(model):
+    """One :class:`LayerReport` per approximate layer: multiplier, path, MACs per sample, low-rank bound."""
     report = []
     for name, m in approx_layers(model):
         extra = {}
         if m.resolved_path == "lowrank":
-            kg = m.weight[0].numel()
-            extra["lowrank"] = m.table.lowrank_info(kg, config.rank).to_dict()
+            extra["lowrank"] = m.table.lowrank_info(m.weight[0].numel(), m.config.rank).to_dict()
         report.append(LayerReport(name, type(m).__name__, str(m.spec) if m.spec else "exact", m.resolved_path,
                                   m.macs_per_sample, extra))
-    return model, report
+    return report
+
+
+def remap(model, mapping=None):
+    """Change the multipliers of an approximated model in place (calibration is kept).
+
+    ``mapping`` is ``{layer name: spec}``; layers not named go back to exact products.
+    """
+    mapping = dict(mapping or {})
+    layers = dict(approx_layers(model))
+    for key in mapping:
+        if key not in layers:
+            raise bad_value("Mapping layer", key, "one of " + ", ".join(layers))
+    for name, m in layers.items():
+        spec = _as_spec(mapping.get(name), name)
+        if spec != m.spec:
+            m._setup_table(spec)
+    return model
