@@ -213,6 +213,37 @@ class ApproxConv2d(_ApproxMixin, nn.Conv2d):
         return xq[:, :kg], wq[:og].reshape(og, -1).t(), wqp
 
     def _approx(self, x):
+        c, table = self.config, self.table
+        path = self.resolved_path
+        if path != "lut" and table.conv_ok(path) and not table.wraps(self.weight[0].numel(), c.acc_width,
+                                                                      c.tile_rows):
+            return self._approx_conv(x, path)
+        return self._approx_unfolded(x)
+
+    def _approx_conv(self, x, path):
+        """Exact and lowrank paths as float convolutions that are exact by construction."""
+        wq, wqp = self._weights()
+        zx = int(self.act_qp.zero_point)
+        codes = quantize(x, self.act_qp).float()
+        ph, pw = self.padding
+        if ph or pw:
+            codes = F.pad(codes, (pw, pw, ph, ph), value=float(zx))
+        acc, box = self.table.conv2d(codes, wq, self.stride, self.dilation, self.groups, path,
+                                     self._wcache.setdefault("conv", {}))
+        O, K = wq.shape[0], wq[0].numel()
+        zw = wqp.zero_point.reshape(-1, 1, 1) if wqp.zero_point.ndim else wqp.zero_point
+        y = acc
+        if zx:
+            y = y - zx * wq.reshape(O, -1).sum(1).reshape(1, O, 1, 1)
+        if wqp.zero_point.ndim or int(wqp.zero_point):
+            y = y - box.repeat_interleave(O // self.groups, dim=1) * zw + K * zx * zw
+        sw = wqp.scale.reshape(-1, 1, 1) if wqp.scale.ndim else wqp.scale
+        y = y.double() * (self.act_qp.scale.double() * sw.double())
+        if self.bias is not None:
+            y = y + self.bias.detach().double().reshape(-1, 1, 1)
+        return y.float()
+
+    def _approx_unfolded(self, x):
         wq, wqp = self._weights()
         xq, oh, ow = self._columns(x)
         B, O, g = x.shape[0], self.out_channels, self.groups

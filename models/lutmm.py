@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from axforge.errors import AxforgeError, bad_value
 
@@ -53,11 +54,14 @@ class LowRankInfo:
     exact_rank: int      # numerical rank of E
     dtype: str           # float32 or float64 for the error GEMM
     bound: float         # max |accumulator - LUT accumulator| before rounding
-    exact: bool          # bound < 0.5: rounding recovers the LUT result bit for bit
+    exact: bool          # bit for bit equal to the LUT path
+    method: str = "skeleton"   # integer skeleton factors (exact) or "svd" (float factors)
+    denominator: int = 1       # skeleton: E = Fa Fb^T / d
+    chunks: int = 1            # K-chunks needed to keep float partial sums exact
 
     def to_dict(self):
-        return {"rank": self.rank, "exact_rank": self.exact_rank, "dtype": self.dtype,
-                "bound": self.bound, "exact": self.exact}
+        return {"rank": self.rank, "exact_rank": self.exact_rank, "dtype": self.dtype, "bound": self.bound,
+                "exact": self.exact, "method": self.method, "denominator": self.denominator, "chunks": self.chunks}
 
 
 class ProductTable:
@@ -217,23 +221,36 @@ class ProductTable:
             out[:, n0:n0 + cols] = part.reshape(xq.shape[0], nchunks, -1).to(torch.int64).sum(1)
         return out
 
+    def skeleton(self):
+        """Integer factors of E: ``E = (Fa @ Fb.T) / d`` with int64 ``Fa`` (2^a, r), ``Fb`` (2^b, r).
+
+        The skeleton (CUR) decomposition ``E = E[:, P] E[Q, P]^-1 E[Q, :]`` on
+        r pivot rows Q and columns P, made integer by the common denominator
+        ``d``, and checked exactly. Integer factors let float32 GEMMs and
+        convolutions stay exact (partial sums below 2^24). ``None`` when E's
+        rank exceeds :data:`SKELETON_MAX_RANK` or the check fails.
+        """
+        if "skel" not in self._factors:
+            self._factors["skel"] = _skeleton(self.error, self.exact_rank())
+        return self._factors["skel"]
+
     def lowrank_info(self, k_dim, rank=None):
-        """Rank, precision and error bound the lowrank path uses for inner size ``k_dim``."""
+        """Rank, method, precision and error bound the lowrank path uses for inner size ``k_dim``."""
+        r0 = self.exact_rank()
+        skel = self.skeleton() if rank is None or rank >= r0 else None
+        if r0 == 0:
+            return LowRankInfo(0, 0, "float32", 0.0, True)
+        if skel is not None:
+            fa, fb, d, peak = skel
+            dtype, chunk = _plan(peak, k_dim)
+            return LowRankInfo(fa.shape[1], r0, dtype, 0.0, True, "skeleton", d, -(-k_dim // chunk))
         fa, fb, err, r0 = self.factors(rank)
         r = fa.shape[1]
         if r == 0:
-            return LowRankInfo(0, r0, "float32", k_dim * err, k_dim * err < 0.5)
-        best = None
-        for dtype, eps in (("float32", _EPS32), ("float64", _EPS64)):
-            npd = np.float32 if dtype == "float32" else np.float64
-            fa_d, fb_d = fa.astype(npd).astype(np.float64), fb.astype(npd).astype(np.float64)
-            recon = float(np.abs(self.error - fa_d @ fb_d.T).max())
-            mag = float((np.abs(fa_d) @ np.abs(fb_d).T).max())
-            bound = k_dim * recon + _gamma(k_dim * r + 1, eps) * k_dim * mag
-            best = LowRankInfo(r, r0, dtype, bound, bound < 0.5)
-            if best.exact or r < r0 and dtype == "float32" and k_dim * err >= 0.5:
-                break   # exact in float32, or a truncation whose own error dominates anyway
-        return best
+            return LowRankInfo(0, r0, "float64", k_dim * err, k_dim * err < 0.5, "svd")
+        mag = float((np.abs(fa) @ np.abs(fb).T).max())
+        bound = k_dim * err + _gamma(k_dim * r + 1, _EPS64) * k_dim * mag
+        return LowRankInfo(r, r0, "float64", bound, bound < 0.5, "svd")
 
     def _lowrank_matmul(self, xq, wq, rank=None, wcache=None):
         K, N = wq.shape
@@ -241,17 +258,143 @@ class ProductTable:
         exact = self.matmul(xq, wq, "exact")
         if info.rank == 0:
             return exact, info
-        fa, fb, _, _ = self.factors(rank)
+        key = ("lowrank", info.method, info.rank)
+        if info.method == "skeleton":
+            fa, fb, d, peak = self.skeleton()
+        else:
+            fa, fb, _, _ = self.factors(rank)
         dt = torch.float32 if info.dtype == "float32" else torch.float64
-        key = ("lowrank", info.rank, info.dtype)
         gw = wcache.get(key) if wcache is not None else None
         if gw is None:
-            gb = torch.from_numpy(fb).to(dt)                                # (B, r)
-            gw = gb[wq - self.b_min].permute(0, 2, 1).reshape(K * info.rank, N).contiguous()
+            gw = torch.from_numpy(fb).to(dt)[wq - self.b_min].permute(0, 2, 1).reshape(K * info.rank, N)
             if wcache is not None:
                 wcache[key] = gw
         fx = torch.from_numpy(fa).to(dt)[xq - self.a_min].reshape(xq.shape[0], K * info.rank)
-        return exact + torch.round(fx @ gw).to(torch.int64), info
+        if info.method == "svd":
+            return exact + torch.round(fx @ gw).to(torch.int64), info
+        step = -(-K // info.chunks) * info.rank
+        err = torch.zeros_like(exact)
+        for k0 in range(0, K * info.rank, step):
+            err += (fx[:, k0:k0 + step] @ gw[k0:k0 + step]).to(torch.int64)
+        return exact + torch.div(err, d, rounding_mode="floor"), info
+
+    def conv2d(self, codes, wq, stride, dilation, groups, path, wcache=None):
+        """Accumulators of a convolution on padded activation codes (float tensor of integers) and
+        integer weights (O, C/g, kh, kw), through float convolutions that are exact by construction
+        (paths ``exact`` and ``lowrank`` with an integer skeleton). Returns (acc, box sums of codes per group)."""
+        O = wq.shape[0]
+        K = wq[0].numel()
+        og = O // groups
+        xc = codes - self.a_mid
+        wc = (wq - self.b_mid)
+        peak = _maxabs(self.a_min, self.a_max, self.a_mid) * _maxabs(self.b_min, self.b_max, self.b_mid)
+        box_w = torch.ones(groups, wq.shape[1], *wq.shape[2:], dtype=codes.dtype)
+        box = F.conv2d(codes, box_w, None, stride, 0, dilation, groups).to(torch.int64)   # sum of codes per group
+        y = _int_conv(xc, wc, stride, dilation, groups, peak)
+        box_c = box - K * self.a_mid                     # sum of centred codes
+        if self.b_mid:
+            y += self.b_mid * box_c.repeat_interleave(og, dim=1)
+        if self.a_mid:
+            y += self.a_mid * wc.reshape(O, -1).sum(1).reshape(1, O, 1, 1)
+        if self.a_mid and self.b_mid:
+            y += K * self.a_mid * self.b_mid
+        if path == "lowrank" and not self.is_exact:
+            fa, fb, d, _ = self.skeleton()
+            r = fa.shape[1]
+            key = ("conv", r)
+            gw = wcache.get(key) if wcache is not None else None
+            if gw is None:
+                gw = torch.from_numpy(fb)[wq - self.b_min]                       # (O, C/g, kh, kw, r)
+                gw = gw.permute(0, 1, 4, 2, 3).reshape(O, -1, *wq.shape[2:])
+                if wcache is not None:
+                    wcache[key] = gw
+            B, C, H, W = codes.shape
+            fx = torch.from_numpy(fa)[codes.to(torch.int64) - self.a_min]           # (B, C, H, W, r)
+            fx = fx.permute(0, 1, 4, 2, 3).reshape(B, C * r, H, W)
+            term = int((np.abs(fa).max(0) * np.abs(fb).max(0)).max())   # bound of one (channel, j) product
+            y += torch.div(_int_conv(fx, gw, stride, dilation, groups, term), d, rounding_mode="floor")
+        return y, box
+
+    def conv_ok(self, path):
+        """Whether :meth:`conv2d` can serve ``path`` (else the layer unfolds to matrix products)."""
+        return path == "exact" or self.is_exact or (path == "lowrank" and self.skeleton() is not None)
+
+
+SKELETON_MAX_RANK = 16
+
+
+def _plan(peak, k_dim):
+    """(dtype, K-chunk) for exact integer products of magnitude <= ``peak`` summed over ``k_dim``."""
+    peak = max(1, int(peak))
+    if peak * min(k_dim, 64) < _F32_EXACT:
+        return "float32", max(1, (_F32_EXACT - 1) // peak)
+    return "float64", max(1, (_F64_EXACT - 1) // peak)
+
+
+def _int_conv(x, w, stride, dilation, groups, peak):
+    """Exact integer convolution (int64) of integer-valued tensors whose products are <= ``peak``."""
+    K = w[0].numel()
+    dtype, chunk = _plan(peak, K)
+    dt = torch.float32 if dtype == "float32" else torch.float64
+    cg = w.shape[1]
+    per = max(1, chunk // (w.shape[2] * w.shape[3]))   # input channels per exact chunk
+    if per >= cg:
+        return F.conv2d(x.to(dt), w.to(dt), None, stride, 0, dilation, groups).to(torch.int64)
+    out = None
+    O, g = w.shape[0], groups
+    for c0 in range(0, cg, per):
+        idx = torch.cat([torch.arange(gi * cg + c0, gi * cg + min(cg, c0 + per)) for gi in range(g)])
+        part = F.conv2d(x[:, idx].to(dt), w[:, c0:c0 + per].to(dt), None, stride, 0, dilation, g).to(torch.int64)
+        out = part if out is None else out + part
+    return out
+
+
+def _skeleton(e, r):
+    from fractions import Fraction
+    from functools import reduce
+    from math import gcd, lcm
+
+    import scipy.linalg as sl
+    if r == 0 or r > SKELETON_MAX_RANK:
+        return None
+    _, _, piv = sl.qr(e.astype(np.float64), pivoting=True, mode="economic")
+    cols = np.sort(piv[:r])
+    _, _, piv = sl.qr(e[:, cols].T.astype(np.float64), pivoting=True, mode="economic")
+    rows = np.sort(piv[:r])
+    aug = [[Fraction(int(v)) for v in row] + [Fraction(int(i == j)) for j in range(r)]
+           for i, row in enumerate(e[np.ix_(rows, cols)])]
+    for c in range(r):   # Gauss-Jordan inverse of the r x r core, in exact rationals
+        p = next((i for i in range(c, r) if aug[i][c] != 0), None)
+        if p is None:
+            return None
+        aug[c], aug[p] = aug[p], aug[c]
+        aug[c] = [v / aug[c][c] for v in aug[c]]
+        for i in range(r):
+            if i != c and aug[i][c] != 0:
+                f = aug[i][c]
+                aug[i] = [a - f * b for a, b in zip(aug[i], aug[c])]
+    inv = [row[r:] for row in aug]
+    eq = e[rows].tolist()
+    core = [[sum(inv[i][k] * eq[k][j] for k in range(r)) for j in range(e.shape[1])] for i in range(r)]
+    d = 1
+    for row in core:
+        for v in row:
+            d = lcm(d, v.denominator)
+    fb = np.array([[int(v * d) for v in row] for row in core], dtype=object).T
+    fa = e[:, cols].astype(object)
+    for j in range(r):   # move each column's common factor to the other side, then shrink d
+        g = reduce(gcd, (int(v) for v in fa[:, j])) or 1
+        fa[:, j] //= g
+        fb[:, j] *= g
+    g = reduce(gcd, [int(v) for v in fb.ravel()] + [d])
+    fb //= g
+    d //= g
+    if not ((fa @ fb.T) == d * e.astype(object)).all():
+        return None
+    peak = int((np.abs(fa) @ np.abs(fb).T).max())
+    if peak >= _F64_EXACT:
+        return None
+    return fa.astype(np.int64), fb.astype(np.int64), int(d), peak
 
 
 def _maxabs(lo, hi, mid):

@@ -87,7 +87,7 @@ def train_model(arch, dataset="digits", out_dir="out/model", epochs=30, batch_si
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         acc = evaluate(model, data.x_test, data.y_test)
         bar.set_postfix(loss=f"{total / len(perm):.3f}", test_acc=f"{acc:.4f}")
         _save(out / CKPT, {"arch": arch, "dataset": dataset, "seed": seed, "epoch": epoch + 1,

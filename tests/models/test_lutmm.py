@@ -1,0 +1,104 @@
+"""ProductTable: the three paths against a naive LUT gather, exactness, bounds, accumulator wrap."""
+
+import numpy as np
+import pytest
+import torch
+
+from axforge.errors import AxforgeError
+from axforge.hdl.arith import MultSpec
+from axforge.models.lutmm import ProductTable, exact_matmul
+
+
+def naive(table, x, w):
+    """sum_k LUT[x[m,k], w[k,n]] by direct gather (int64)."""
+    return table.table[(x - table.a_min)[:, :, None], (w - table.b_min)[None, :, :]].sum(1)
+
+
+def trunc_lut(k, a=8, b=8):
+    """A synthetic truncated multiplier: partial-product columns < k dropped (layout of extract_lut)."""
+    av, bv = np.meshgrid(np.arange(1 << a), np.arange(1 << b), indexing="ij")
+    out = np.zeros_like(av)
+    for i in range(a):
+        for j in range(b):
+            if i + j >= k:
+                out += (((av >> i) & 1) * ((bv >> j) & 1)) << (i + j)
+    return out.reshape(-1)
+
+
+def operands(t, m, k, n, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randint(t.a_min, t.a_max + 1, (m, k), generator=g),
+            torch.randint(t.b_min, t.b_max + 1, (k, n), generator=g))
+
+
+@pytest.mark.parametrize("text", ["trunc:8x8u:k=6,comp=const", "drum:8x8s:k=5", "bam:8x8u:h=2,v=7"])
+def test_paths_agree_with_naive_gather_on_rtl_luts(text):
+    t = ProductTable(MultSpec.parse(text))
+    x, w = operands(t, 37, 300, 19)
+    ref = naive(t, x, w)
+    assert not t.is_exact
+    assert torch.equal(t.matmul(x, w, "lut"), ref)
+    info = t.lowrank_info(300)
+    assert info.exact and info.method == "skeleton" and info.rank == t.exact_rank() <= 8
+    assert torch.equal(t.matmul(x, w, "lowrank"), ref)
+    assert t.resolve("auto") == "lowrank"
+    # the exact path ignores the approximation: it must differ here
+    assert not torch.equal(t.matmul(x, w, "exact"), ref)
+
+
+def test_exact_rank_of_truncation_is_small_and_skeleton_is_integer():
+    t = ProductTable(None, lut=trunc_lut(4), a_width=8, b_width=8)
+    assert t.exact_rank() <= 4
+    fa, fb, d, _ = t.skeleton()
+    assert fa.dtype == np.int64 and fb.dtype == np.int64
+    assert np.array_equal(fa @ fb.T, d * t.error)
+
+
+def test_truncated_rank_reports_a_bound_that_holds():
+    t = ProductTable(MultSpec.parse("trunc:8x8u:k=6,comp=const"))
+    x, w = operands(t, 64, 128, 16, seed=3)
+    ref = naive(t, x, w)
+    y, info = t._lowrank_matmul(x, w, rank=2)
+    assert info.method == "svd" and info.rank == 2 and not info.exact and info.bound > 0.5
+    assert (y - ref).abs().max() <= info.bound + 0.5
+    assert not torch.equal(y, ref)
+
+
+def test_high_rank_lut_uses_the_lut_path():
+    rng = np.random.default_rng(0)
+    t = ProductTable(None, lut=rng.integers(0, 1 << 16, 1 << 16), a_width=8, b_width=8)
+    assert t.exact_rank() > 8 and t.resolve("auto") == "lut"
+    x, w = operands(t, 20, 700, 5)          # K > the float32-exact chunk of the LUT path
+    assert torch.equal(t.matmul(x, w, "lut"), naive(t, x, w))
+
+
+def test_exact_matmul_is_exact_beyond_float32_range():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randint(0, 256, (8, 5000), generator=g)
+    w = torch.randint(0, 256, (5000, 3), generator=g)
+    assert torch.equal(exact_matmul(x, w, 128, 128), x @ w)
+    xs = torch.randint(-32768, 32768, (4, 3000), generator=g)
+    ws = torch.randint(-32768, 32768, (3000, 2), generator=g)
+    assert torch.equal(exact_matmul(xs, ws), xs @ ws)
+
+
+def test_accumulator_wrap_matches_the_array_golden():
+    from axforge.generators.chip import ChipSpec
+    from axforge.sim.chip_sim import golden_matmul
+    chip = ChipSpec.from_dict({"rows": 8, "cols": 4, "acc_width": 16, "multipliers": ["trunc:8x8u:k=6,comp=const"]})
+    t = ProductTable(chip.mult_specs[0])
+    x, w = operands(t, 10, 29, 6, seed=5)
+    lut = t.table.numpy().reshape(-1)      # unsigned: value index == raw index
+    ref = golden_matmul(chip, x.numpy(), w.numpy(), lut=lut)
+    assert t.wraps(29, 16, 8)
+    for path in ("lut", "lowrank"):
+        assert np.array_equal(t.matmul(x, w, path, acc_width=16, tile_rows=8).numpy(), ref)
+    assert not np.array_equal(naive(t, x, w).numpy(), ref)   # the wrap really happened
+
+
+def test_bad_path_and_out_of_range_operands():
+    t = ProductTable(None)
+    with pytest.raises(AxforgeError, match=r"^Emulation path must be one of auto, lut, lowrank, exact, not 'fast'$"):
+        t.resolve("fast")
+    with pytest.raises(AxforgeError, match=r"Quantised activations must lie in \[0, 255\], not \[0, 256\]"):
+        t.check_operands(torch.tensor([[256, 0]]), torch.zeros(2, 1, dtype=torch.int64))

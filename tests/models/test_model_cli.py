@@ -1,0 +1,57 @@
+"""`axforge model train / eval / sensitivity` end to end on the digits set (small MLP, few epochs)."""
+
+import json
+
+import pytest
+
+from axforge.cli import main
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mlp")
+    assert main(["model", "train", "mlp", "--epochs", "3", "-o", str(out), "-q"]) == 0
+    return out
+
+
+def test_train_writes_checkpoint_and_resumes(trained, capsys):
+    meta = json.loads((trained / "meta.json").read_text())
+    assert meta["arch"] == "mlp" and meta["epochs"] == 3 and meta["test_accuracy"] > 0.8
+    assert main(["model", "train", "mlp", "--epochs", "3", "-o", str(trained), "-q"]) == 0   # resumes: 0 epochs left
+    assert json.loads((trained / "meta.json").read_text())["test_accuracy"] == meta["test_accuracy"]
+
+
+def test_eval_with_mapping(trained, tmp_path, capsys):
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("net.1: mitchell:8x8u:ec=1\nnet.5: trunc:8x8u:k=6,comp=const\n")
+    out = tmp_path / "eval.json"
+    assert main(["model", "eval", str(trained), "--mapping", str(mapping), "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    specs = {r["name"]: r["spec"] for r in res["layers"]}
+    assert specs["net.1"].startswith("mitchell") and specs["net.3"] == "exact"
+    assert {r["name"]: r["macs"] for r in res["layers"]}["net.1"] == 64 * 64
+    assert 0.5 < res["accuracy"] <= 1 and abs(res["exact_accuracy"] - res["float_accuracy"]) < 0.05
+    assert "with the mapping" in capsys.readouterr().out
+
+
+def test_sensitivity_json_and_heatmap(trained, tmp_path):
+    out = tmp_path / "sens"
+    assert main(["model", "sensitivity", str(trained), "--mults", "trunc:8x8u:k=6,comp=const,mitchell:8x8u:ec=1",
+                 "-o", str(out), "-q", "--limit", "120"]) == 0
+    res = json.loads((out / "sensitivity.json").read_text())
+    assert res["layers"] == ["net.1", "net.3", "net.5"] and len(res["mults"]) == 2 and res["images"] == 120
+    assert all(0 <= v <= 1 for row in res["accuracy"].values() for v in row.values())
+    assert (out / "sensitivity.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["model", "eval", "NOPE"], "Model directory must be a folder with model.pt"),
+    (["model", "train", "mlp", "--epochs", "0", "-o", "{tmp}/X"], "Training option 'epochs' must be an integer >= 1, not 0"),
+    (["model", "eval", "{trained}", "--path", "lut", "--a-width", "3"],
+     "Quantisation key 'a_width' must be an integer between 4 and 16, not 3"),
+])
+def test_bad_input_exits_2(argv, message, trained, capsys, tmp_path):
+    argv = [a.replace("{trained}", str(trained)).replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "X").exists()
