@@ -1,7 +1,9 @@
 """Multiplier benchmarks: emission, LUT extraction (build + sweep). Prints BENCH lines.
 
 Baseline in the same process: the behavioural ``a * b`` design (the cheapest
-RTL to simulate) next to a structural Dadda design.
+RTL to simulate) next to a structural Dadda design. ``lut_sweep_*`` is the
+harness's own timing of the exhaustive sweep (build excluded): one process,
+one thread, 64 pairs per eval on the bit-sliced model (``sim/bitslice.py``).
 """
 
 import os

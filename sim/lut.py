@@ -22,11 +22,18 @@ def last_sweep_ns():
     return _last["ns"]
 
 
-def harness_for(spec):
+def harness_for(spec, sliced=True):
+    """The harness executable of a spec's combinational design.
+
+    ``sliced`` (the default) simulates 64 pairs per eval on the bit-sliced
+    model where the design lowers to plain gates (``bitslice.py``); ``False``
+    is the one-pair-per-eval harness on the Verilog as emitted.
+    """
     from axforge.generators.emit import design_hash, verilog_text
     from .verilator import build_harness
     comb = spec.combinational() if spec.family != "verilog" else spec
-    return build_harness(design_hash(comb), verilog_text(comb), comb.module_name)
+    widths = (comb.a_width, comb.b_width, comb.out_width) if sliced and not comb.registered else None
+    return build_harness(design_hash(comb), verilog_text(comb), comb.module_name, sliced_widths=widths)
 
 
 def _to_values(raw, spec):

