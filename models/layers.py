@@ -224,24 +224,35 @@ class ApproxConv2d(_ApproxMixin, nn.Conv2d):
         """Exact and lowrank paths as float convolutions that are exact by construction."""
         wq, wqp = self._weights()
         zx = int(self.act_qp.zero_point)
-        codes = quantize(x, self.act_qp).float()
+        codes = quantize(x, self.act_qp, as_float=True)
         ph, pw = self.padding
         if ph or pw:
             codes = F.pad(codes, (pw, pw, ph, ph), value=float(zx))
         acc, box = self.table.conv2d(codes, wq, self.stride, self.dilation, self.groups, path,
                                      self._wcache.setdefault("conv", {}))
         O, K = wq.shape[0], wq[0].numel()
-        zw = wqp.zero_point.reshape(-1, 1, 1) if wqp.zero_point.ndim else wqp.zero_point
         y = acc
-        if zx:
-            y = y - zx * wq.reshape(O, -1).sum(1).reshape(1, O, 1, 1)
         if wqp.zero_point.ndim or int(wqp.zero_point):
+            zw = wqp.zero_point.double().reshape(1, -1, 1, 1) if wqp.zero_point.ndim else float(wqp.zero_point)
             y = y - box.repeat_interleave(O // self.groups, dim=1) * zw + K * zx * zw
-        sw = wqp.scale.reshape(-1, 1, 1) if wqp.scale.ndim else wqp.scale
-        y = y.double() * (self.act_qp.scale.double() * sw.double())
-        if self.bias is not None:
-            y = y + self.bias.detach().double().reshape(-1, 1, 1)
+        scale = self._conv_scale(wq, wqp, zx)
+        y = torch.addcmul(scale[1], y, scale[0])
         return y.float()
+
+    def _conv_scale(self, wq, wqp, zx):
+        """Per-channel (multiplier, offset) that turn corrected accumulators into outputs (cached)."""
+        key = ("scale", zx, float(self.act_qp.scale))
+        if key not in self._wcache:
+            O = wq.shape[0]
+            sw = wqp.scale.double().reshape(1, -1, 1, 1) if wqp.scale.ndim else wqp.scale.double()
+            mult = (self.act_qp.scale.double() * sw) * torch.ones(1, O, 1, 1, dtype=torch.float64)
+            off = torch.zeros(1, O, 1, 1, dtype=torch.float64)
+            if zx:
+                off -= zx * wq.reshape(O, -1).sum(1).double().reshape(1, O, 1, 1) * mult
+            if self.bias is not None:
+                off += self.bias.detach().double().reshape(1, O, 1, 1)
+            self._wcache[key] = (mult, off)
+        return self._wcache[key]
 
     def _approx_unfolded(self, x):
         wq, wqp = self._weights()

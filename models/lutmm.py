@@ -279,40 +279,46 @@ class ProductTable:
         return exact + torch.div(err, d, rounding_mode="floor"), info
 
     def conv2d(self, codes, wq, stride, dilation, groups, path, wcache=None):
-        """Accumulators of a convolution on padded activation codes (float tensor of integers) and
+        """Accumulators of a convolution on padded activation codes (float32 tensor of integers) and
         integer weights (O, C/g, kh, kw), through float convolutions that are exact by construction
-        (paths ``exact`` and ``lowrank`` with an integer skeleton). Returns (acc, box sums of codes per group)."""
-        O = wq.shape[0]
-        K = wq[0].numel()
+        (paths ``exact`` and ``lowrank`` with an integer skeleton).
+
+        Returns ``(acc, box)`` as float64 tensors holding exact integers: the
+        accumulators (B, O, OH, OW) and the sum of the codes under each window per group (B, g, OH, OW).
+        """
+        cache = wcache if wcache is not None else {}
+        O, K = wq.shape[0], wq[0].numel()
         og = O // groups
-        xc = codes - self.a_mid
-        wc = (wq - self.b_mid)
+        if "exact" not in cache:
+            wc = (wq - self.b_min - (self.b_mid - self.b_min)).float()
+            const = torch.zeros(O, dtype=torch.float64)
+            if self.a_mid:
+                const += self.a_mid * wc.reshape(O, -1).sum(1).double()
+            const += K * self.a_mid * self.b_mid
+            cache["exact"] = (wc, const.reshape(1, O, 1, 1),
+                              torch.ones(groups, wq.shape[1], *wq.shape[2:], dtype=torch.float32))
+        wc, const, box_w = cache["exact"]
         peak = _maxabs(self.a_min, self.a_max, self.a_mid) * _maxabs(self.b_min, self.b_max, self.b_mid)
-        box_w = torch.ones(groups, wq.shape[1], *wq.shape[2:], dtype=codes.dtype)
-        box = F.conv2d(codes, box_w, None, stride, 0, dilation, groups).to(torch.int64)   # sum of codes per group
+        box = _int_conv(codes, box_w, stride, dilation, groups, max(abs(self.a_min), abs(self.a_max)))
+        xc = codes - self.a_mid if self.a_mid else codes
         y = _int_conv(xc, wc, stride, dilation, groups, peak)
-        box_c = box - K * self.a_mid                     # sum of centred codes
-        if self.b_mid:
-            y += self.b_mid * box_c.repeat_interleave(og, dim=1)
-        if self.a_mid:
-            y += self.a_mid * wc.reshape(O, -1).sum(1).reshape(1, O, 1, 1)
-        if self.a_mid and self.b_mid:
-            y += K * self.a_mid * self.b_mid
+        if self.b_mid:   # sum over the window of centred codes, times the weight offset
+            y += self.b_mid * (box - K * self.a_mid).repeat_interleave(og, dim=1)
+        y += const
         if path == "lowrank" and not self.is_exact:
             fa, fb, d, _ = self.skeleton()
             r = fa.shape[1]
-            key = ("conv", r)
-            gw = wcache.get(key) if wcache is not None else None
-            if gw is None:
-                gw = torch.from_numpy(fb)[wq - self.b_min]                       # (O, C/g, kh, kw, r)
-                gw = gw.permute(0, 1, 4, 2, 3).reshape(O, -1, *wq.shape[2:])
-                if wcache is not None:
-                    wcache[key] = gw
+            if "lowrank" not in cache:
+                gw = torch.from_numpy(fb).float()[wq - self.b_min]                  # (O, C/g, kh, kw, r)
+                term = int((np.abs(fa).max(0) * np.abs(fb).max(0)).max())       # bound of one (channel, j) product
+                cache["lowrank"] = (gw.permute(0, 1, 4, 2, 3).reshape(O, -1, *wq.shape[2:]).contiguous(),
+                                    torch.from_numpy(fa.T.copy()).float(), term)
+            gw, fa_t, term = cache["lowrank"]
             B, C, H, W = codes.shape
-            fx = torch.from_numpy(fa)[codes.to(torch.int64) - self.a_min]           # (B, C, H, W, r)
-            fx = fx.permute(0, 1, 4, 2, 3).reshape(B, C * r, H, W)
-            term = int((np.abs(fa).max(0) * np.abs(fb).max(0)).max())   # bound of one (channel, j) product
-            y += torch.div(_int_conv(fx, gw, stride, dilation, groups, term), d, rounding_mode="floor")
+            idx = (codes - self.a_min).to(torch.int64)
+            fx = torch.stack([fa_t[j].take(idx) for j in range(r)], dim=2).reshape(B, C * r, H, W)
+            err = _int_conv(fx, gw, stride, dilation, groups, term)
+            y += err / d if d != 1 else err    # exact: err is a multiple of d below 2^53
         return y, box
 
     def conv_ok(self, path):
@@ -332,20 +338,24 @@ def _plan(peak, k_dim):
 
 
 def _int_conv(x, w, stride, dilation, groups, peak):
-    """Exact integer convolution (int64) of integer-valued tensors whose products are <= ``peak``."""
+    """Exact integer convolution of integer-valued float32 tensors whose products are <= ``peak``
+    (float64 result): input channels are split so that every float32 partial sum stays below 2^24."""
     K = w[0].numel()
     dtype, chunk = _plan(peak, K)
-    dt = torch.float32 if dtype == "float32" else torch.float64
     cg = w.shape[1]
+    if dtype == "float64":
+        return F.conv2d(x.double(), w.double(), None, stride, 0, dilation, groups)
     per = max(1, chunk // (w.shape[2] * w.shape[3]))   # input channels per exact chunk
     if per >= cg:
-        return F.conv2d(x.to(dt), w.to(dt), None, stride, 0, dilation, groups).to(torch.int64)
+        return F.conv2d(x, w, None, stride, 0, dilation, groups).double()
     out = None
-    O, g = w.shape[0], groups
     for c0 in range(0, cg, per):
-        idx = torch.cat([torch.arange(gi * cg + c0, gi * cg + min(cg, c0 + per)) for gi in range(g)])
-        part = F.conv2d(x[:, idx].to(dt), w[:, c0:c0 + per].to(dt), None, stride, 0, dilation, g).to(torch.int64)
-        out = part if out is None else out + part
+        if groups == 1:
+            xs = x[:, c0:c0 + per]
+        else:
+            xs = x[:, torch.cat([torch.arange(gi * cg + c0, gi * cg + min(cg, c0 + per)) for gi in range(groups)])]
+        part = F.conv2d(xs, w[:, c0:c0 + per], None, stride, 0, dilation, groups).double()
+        out = part if out is None else out.add_(part)
     return out
 
 

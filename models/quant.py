@@ -65,15 +65,16 @@ def weight_qparams(w, bits=8, signed=False, per_channel=True):
     return _affine(w.min(), w.max(), bits, signed)
 
 
-def quantize(x, qp, channel_dim=None):
-    """Integer codes (int64) of ``x``; ``channel_dim`` says where per-channel parameters apply."""
+def quantize(x, qp, channel_dim=None, as_float=False):
+    """Integer codes (int64, or float32 holding integers) of ``x``; ``channel_dim`` says where
+    per-channel parameters apply."""
     scale, zp = qp.scale, qp.zero_point
     if scale.ndim == 1 and channel_dim is not None:
         shape = [1] * x.ndim
         shape[channel_dim] = -1
         scale, zp = scale.reshape(shape), zp.reshape(shape)
-    q = torch.round(x.detach().float() / scale) + zp
-    return torch.clamp(q, qp.qmin, qp.qmax).to(torch.int64)
+    q = torch.round(x.detach().float() / scale).add_(zp).clamp_(qp.qmin, qp.qmax)
+    return q if as_float else q.to(torch.int64)
 
 
 class MinMaxObserver:

@@ -1,0 +1,101 @@
+"""PyTorch emulation benchmarks: the three paths against the float32 GEMM, and ResNet-8 inference.
+
+Prints BENCH lines; every ratio is against a baseline measured in the same process.
+"""
+
+import os
+import statistics
+import tempfile
+import time
+
+os.environ.setdefault("AXFORGE_CACHE", os.path.join(tempfile.gettempdir(), "axf-bench-models"))
+
+import torch  # noqa: E402
+
+from axforge import toolenv  # noqa: E402
+from axforge.hdl.arith import MultSpec  # noqa: E402
+from axforge.models.layers import QuantConfig, approximate, layer_names  # noqa: E402
+from axforge.models.lutmm import ProductTable  # noqa: E402
+from axforge.models.zoo import build_model  # noqa: E402
+
+LOWRANK = ["trunc:8x8u:k=6,comp=const", "bam:8x8u:h=2,v=7", "drum:8x8u:k=4", "mitchell:8x8u:ec=1"]
+HIGHRANK = "cmp42:8x8u:c=8,design=maj"
+
+
+def bench(name, value, unit):
+    print(f"BENCH {name} {value:.4g} {unit}", flush=True)
+
+
+def timeit(fn, reps=7):
+    fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def matmul_bench():
+    M, K, N = 4096, 576, 64
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (M, K), generator=g)
+    w = torch.randint(0, 256, (K, N), generator=g)
+    xf, wf = x.float(), w.float()
+    base = timeit(lambda: xf @ wf)
+    bench("gemm_f32_4096x576x64_ms", base * 1e3, "ms")
+    t = ProductTable(MultSpec.parse(HIGHRANK))
+    ti = t.table
+    xi, wi = x - t.a_min, w - t.b_min
+
+    def naive():
+        y = torch.zeros(M, N, dtype=torch.int64)
+        for k in range(K):
+            y += ti[xi[:, k][:, None], wi[k][None, :]]
+        return y
+    t_naive = timeit(naive, reps=1)
+    bench("naive_gather_x_gemm", t_naive / base, "x")
+    cache = {}
+    ref = t.matmul(x, w, "lut", wcache=cache)
+    assert torch.equal(ref, naive()), "lut path differs from the naive gather"
+    t_lut = timeit(lambda: t.matmul(x, w, "lut", wcache=cache))
+    bench(f"lut_path_rank{t.exact_rank()}_x_gemm", t_lut / base, "x")
+    bench("lut_path_ms", t_lut * 1e3, "ms")
+    bench("exact_path_x_gemm", timeit(lambda: t.matmul(x, w, "exact")) / base, "x")
+    for text in LOWRANK:
+        t = ProductTable(MultSpec.parse(text))
+        cache = {}
+        y = t.matmul(x, w, "lowrank", wcache=cache)
+        assert torch.equal(y, t.matmul(x, w, "lut")), f"{text}: lowrank differs from lut"
+        info = t.lowrank_info(K)
+        key = text.split(":")[0] + f"_rank{info.rank}"
+        bench(f"lowrank_{key}_x_gemm", timeit(lambda: t.matmul(x, w, "lowrank", wcache=cache)) / base, "x")
+
+
+def resnet_bench(shape, label):
+    torch.manual_seed(0)
+    model = build_model("resnet8", shape, 10).eval()
+    x = torch.randn(1000, *shape)
+    names = layer_names(model)
+    mapping = {n: LOWRANK[i % len(LOWRANK)] for i, n in enumerate(names)}   # every layer approximate
+    with torch.no_grad():
+        base = timeit(lambda: model(x), reps=3)
+        bench(f"resnet8_{label}_float_1000img_s", base, "s")
+        for path in ("auto", "lut"):
+            q, _ = approximate(model, mapping, [x[:256]], QuantConfig(path=path))
+            t = timeit(lambda: q(x), reps=3)
+            bench(f"resnet8_{label}_approx_{path}_x_float", t / base, "x")
+        q, _ = approximate(model, {}, [x[:256]])
+        bench(f"resnet8_{label}_exact8bit_x_float", timeit(lambda: q(x), reps=3) / base, "x")
+
+
+def main():
+    toolenv.setup()
+    bench("torch_threads", torch.get_num_threads(), "threads")
+    matmul_bench()
+    resnet_bench((1, 8, 8), "digits8x8")
+    resnet_bench((3, 32, 32), "cifar32x32")
+
+
+if __name__ == "__main__":
+    main()
