@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["pareto_mask", "front_plot"]
+__all__ = ["pareto_mask", "front_plot", "hypervolume_2d"]
 
 
 def pareto_mask(points):
@@ -58,3 +58,19 @@ def front_plot(rows, x, y, path, xlabel, ylabel, title, group="family", logy=Tru
     plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
     return front
+
+
+def hypervolume_2d(points, ref):
+    """Area dominated by ``points`` (N, 2), both objectives minimised, inside the box up to ``ref``."""
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    pts = pts[(pts[:, 0] < ref[0]) & (pts[:, 1] < ref[1])]
+    if not len(pts):
+        return 0.0
+    pts = pts[np.argsort(pts[:, 0], kind="stable")]
+    hv, best_y = 0.0, ref[1]
+    for i, (x, y) in enumerate(pts):
+        if y < best_y:
+            nxt = ref[0]
+            hv += (nxt - x) * (best_y - y)
+            best_y = y
+    return float(hv)

@@ -1,0 +1,325 @@
+"""Mapping-search algorithms on one ask/tell interface (seeded): AutoApprox, greedy, random, NSGA-II, exhaustive.
+
+``ask()`` returns the next choice tuple (or None when the algorithm has
+nothing left to propose); ``tell(evaluation)`` reports its result. An outside
+loop (:func:`axforge.search.study.run_search`) drives them, journals every
+evaluation and counts the budget.
+"""
+
+import itertools
+import math
+
+import numpy as np
+
+from axforge.errors import bad_value
+
+__all__ = ["ALGORITHMS", "make_algorithm", "Algorithm", "RandomSearch", "GreedySearch", "ExhaustiveSearch",
+           "NSGA2Search", "AutoApprox"]
+
+
+class Algorithm:
+    name = "base"
+
+    def __init__(self, problem, seed=0):
+        self.problem = problem
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.history = []
+        self.seen = set()
+
+    def ask(self):
+        raise NotImplementedError
+
+    def tell(self, ev):
+        self.history.append(ev)
+        self.seen.add(ev.choice)
+
+
+class RandomSearch(Algorithm):
+    """Uniform random mappings (not yet evaluated)."""
+    name = "random"
+
+    def ask(self):
+        p = self.problem
+        for _ in range(1000):
+            c = tuple(int(v) for v in self.rng.integers(0, p.n_choices, p.n_layers))
+            if c not in self.seen:
+                return c
+        return None
+
+
+class ExhaustiveSearch(Algorithm):
+    """Every mapping, in lexicographic order."""
+    name = "exhaustive"
+
+    def __init__(self, problem, seed=0):
+        super().__init__(problem, seed)
+        self._it = itertools.product(range(problem.n_choices), repeat=problem.n_layers)
+
+    def ask(self):
+        for c in self._it:
+            if c not in self.seen:
+                return tuple(c)
+        return None
+
+
+class GreedySearch(Algorithm):
+    """Layer-wise greedy: from the all-exact mapping, layers in decreasing MAC order; each layer takes
+    the lowest-energy multiplier that keeps the constraints (candidates tried from the cheapest up)."""
+    name = "greedy"
+
+    def __init__(self, problem, seed=0):
+        super().__init__(problem, seed)
+        p = problem
+        energy = [c.energy_pj_per_mac for c in p.candidates]
+        start = p.all_exact() or tuple([int(np.argmax(energy))] * p.n_layers)
+        self.current = list(start)
+        self.energy = energy
+        self.layer_order = [int(i) for i in np.argsort(-p.macs, kind="stable")]
+        self.cand_order = [int(i) for i in np.argsort(energy, kind="stable")]
+        self.li, self.ci = 0, 0
+        self._pending = None
+        self._base = tuple(start)
+
+    def ask(self):
+        if self._base is not None:
+            return self._base
+        while self.li < len(self.layer_order):
+            l = self.layer_order[self.li]
+            if self.ci < len(self.cand_order):
+                c = self.cand_order[self.ci]
+                if self.energy[c] < self.energy[self.current[l]]:
+                    trial = list(self.current)
+                    trial[l] = c
+                    self._pending = (tuple(trial), l, c)
+                    return self._pending[0]
+            self.li, self.ci = self.li + 1, 0
+        return None
+
+    def tell(self, ev):
+        super().tell(ev)
+        if self._base is not None and ev.choice == self._base:
+            self._base = None
+            return
+        if self._pending is not None and ev.choice == self._pending[0]:
+            _, l, c = self._pending
+            self._pending = None
+            if ev.feasible:
+                self.current[l] = c
+                self.li, self.ci = self.li + 1, 0
+            else:
+                self.ci += 1
+
+
+class NSGA2Search(Algorithm):
+    """NSGA-II (Optuna's sampler) on the discrete space: minimise energy, maximise accuracy,
+    constraints = accuracy target and area budget."""
+    name = "nsga2"
+
+    def __init__(self, problem, seed=0, population=16):
+        super().__init__(problem, seed)
+        import optuna
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        import warnings
+        with warnings.catch_warnings():   # constraints_func is deprecated in Optuna 5 but still the sampler's API
+            warnings.simplefilter("ignore", FutureWarning)
+            sampler = optuna.samplers.NSGAIISampler(population_size=population, seed=seed,
+                                                    constraints_func=lambda t: t.user_attrs["constraints"])
+        self._study = optuna.create_study(directions=["minimize", "maximize"], sampler=sampler)
+        self._dist = {f"l{i}": optuna.distributions.CategoricalDistribution(list(range(problem.n_choices)))
+                      for i in range(problem.n_layers)}
+        self._trial = None
+
+    def ask(self):
+        self._trial = self._study.ask(self._dist)
+        return tuple(int(self._trial.params[f"l{i}"]) for i in range(self.problem.n_layers))
+
+    def tell(self, ev):
+        super().tell(ev)
+        import optuna
+        cons = [ev.acc_violation, ev.area_violation]
+        if self._trial is not None and tuple(int(self._trial.params[f"l{i}"])
+                                             for i in range(self.problem.n_layers)) == ev.choice:
+            self._trial.set_user_attr("constraints", cons)
+            self._study.tell(self._trial, [ev.energy_pj, ev.accuracy])
+            self._trial = None
+        else:   # a result from elsewhere (resume, another worker)
+            self._study.add_trial(optuna.trial.create_trial(
+                params={f"l{i}": c for i, c in enumerate(ev.choice)}, distributions=self._dist,
+                values=[ev.energy_pj, ev.accuracy], user_attrs={"constraints": cons}))
+
+
+class AutoApprox(Algorithm):
+    """AutoApprox: calibration, ordered relaxation, constrained Gaussian-process Bayesian optimisation.
+
+    1. Calibration: the all-exact mapping and every single-layer mapping (one
+       layer on one approximate array, the rest exact); these count against
+       the budget like every other evaluation.
+    2. Per layer, candidates are ordered by calibrated accuracy (best first);
+       ties within ``tie`` (accuracy buckets) are ordered by energy (highest
+       first), so moving z_l from 0 to 1 walks from the safest to the most
+       aggressive array. Nothing is dropped: single-layer accuracy is noisy.
+    3. ``z`` in [0,1]^N maps to a mapping by ``order_l[floor(z_l * n_l)]``. The
+       objective is ``f(z) = E(z)/E_exact + exp(gamma * accuracy shortfall) - 1
+       + exp(gamma_a * area excess) - 1`` (exponential barriers). Energy and
+       area are known in closed form; a Gaussian process (scikit-learn, Matern
+       5/2 + noise) models accuracy over z, and the next point maximises the
+       expected improvement of ``f`` under the GP (Monte Carlo over accuracy),
+       among unevaluated mappings: all of them when the space is small, else
+       random and local (one- and two-layer moves around the best) candidates.
+       The first point after calibration is the composite of each layer's most
+       aggressive candidate that kept the target alone.
+    """
+    name = "autoapprox"
+
+    def __init__(self, problem, seed=0, tie=0.005, gamma=400.0, calibrate=True, samples=96):
+        super().__init__(problem, seed)
+        self.tie, self.gamma, self.samples = tie, gamma, samples
+        p = problem
+        base = p.all_exact()
+        self._calib = []
+        if calibrate and base is not None:
+            self._calib.append(base)
+            for l in range(p.n_layers):
+                for c in range(p.n_choices):
+                    if c != p.exact_index:
+                        t = list(base)
+                        t[l] = c
+                        self._calib.append(tuple(t))
+        self.orders = None
+        self._composite_done = False
+        self._all = None
+
+    # -- the relaxation ---------------------------------------------------------
+
+    def _single(self, l, c):
+        base = self.problem.all_exact()
+        t = list(base) if base is not None else [c] * self.problem.n_layers
+        t[l] = c
+        return tuple(t)
+
+    def _build_orders(self):
+        p = self.problem
+        acc = {ev.choice: ev.accuracy for ev in self.history}
+        energy = [c.energy_pj_per_mac for c in p.candidates]
+        orders = []
+        for l in range(p.n_layers):
+            scores = [acc.get(self._single(l, c), 0.0) for c in range(p.n_choices)]
+            key = (lambda c: (-round(scores[c] / self.tie), -energy[c])) if self.tie else (lambda c: (-scores[c], -energy[c]))
+            orders.append(sorted(range(p.n_choices), key=key))
+        self.orders = orders
+        self._scores = acc
+
+    def to_choice(self, z):
+        return tuple(o[min(len(o) - 1, int(math.floor(zi * len(o))))] for o, zi in zip(self.orders, z))
+
+    def to_z(self, choice):
+        return np.array([((o.index(c) if c in o else len(o) - 1) + 0.5) / len(o) for o, c in zip(self.orders, choice)])
+
+    def _f(self, energy, area_excess, acc):
+        p = self.problem
+        e0 = p.energy(p.all_exact()) if p.all_exact() is not None else 1.0
+        short = np.maximum(0.0, p.target - acc)
+        return energy / e0 + np.expm1(np.minimum(50.0, self.gamma * short)) + math.expm1(min(50.0, 4 * area_excess))
+
+    def objective(self, ev):
+        return float(self._f(ev.energy_pj, ev.area_violation, ev.accuracy))
+
+    # -- ask / tell -------------------------------------------------------------
+
+    def ask(self):
+        while self._calib:
+            c = self._calib.pop(0)
+            if c not in self.seen:
+                return c
+        if self.orders is None:
+            self._build_orders()
+        p = self.problem
+        if not self._composite_done:
+            self._composite_done = True
+            comp = []
+            for l, o in enumerate(self.orders):
+                ok = [c for c in o if self._scores.get(self._single(l, c), 0.0) >= p.target]
+                comp.append(min(ok or [o[0]], key=lambda c: p.candidates[c].energy_pj_per_mac))
+            if tuple(comp) not in self.seen:
+                return tuple(comp)
+        if len(self.history) < 3:
+            return self._random()
+        return self._bo_ask()
+
+    def _random(self):
+        for _ in range(500):
+            c = self.to_choice(self.rng.random(self.problem.n_layers))
+            if c not in self.seen:
+                return c
+        return None
+
+    def _candidates(self):
+        p = self.problem
+        sizes = [len(o) for o in self.orders]
+        if int(np.prod(sizes)) <= 50_000:
+            if self._all is None:
+                self._all = [tuple(o[i] for o, i in zip(self.orders, idx))
+                             for idx in itertools.product(*[range(n) for n in sizes])]
+            return [c for c in self._all if c not in self.seen]
+        best = sorted(self.history, key=self.objective)[:5]
+        out = set()
+        for _ in range(2048):
+            out.add(self.to_choice(self.rng.random(p.n_layers)))
+        for ev in best:
+            pos = [o.index(c) if c in o else len(o) - 1 for o, c in zip(self.orders, ev.choice)]
+            for l in range(p.n_layers):
+                for l2 in range(l, p.n_layers):
+                    for d1 in (-1, 1):
+                        for d2 in ((-1, 1) if l2 != l else (0,)):
+                            q = list(pos)
+                            q[l] = min(sizes[l] - 1, max(0, q[l] + d1))
+                            q[l2] = min(sizes[l2] - 1, max(0, q[l2] + d2))
+                            out.add(tuple(o[i] for o, i in zip(self.orders, q)))
+        return [c for c in out if c not in self.seen]
+
+    def _bo_ask(self):
+        import warnings
+
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+        p = self.problem
+        cands = self._candidates()
+        if not cands:
+            return None
+        Z = np.array([self.to_z(ev.choice) for ev in self.history])
+        acc = np.array([ev.accuracy for ev in self.history])
+        kernel = ConstantKernel(1.0, (1e-3, 1e3)) * Matern(length_scale=np.full(p.n_layers, 0.5),
+                                                           length_scale_bounds=(1e-2, 20.0), nu=2.5) \
+            + WhiteKernel(1e-3, (1e-6, 1e-1))
+        gp = GaussianProcessRegressor(kernel, normalize_y=True, random_state=int(self.rng.integers(1 << 31)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gp.fit(Z, acc)
+            mu, sd = gp.predict(np.array([self.to_z(c) for c in cands]), return_std=True)
+        energy = np.array([p.energy(c) for c in cands])
+        excess = np.array([max(0.0, p.area(c) / p.area_budget - 1) if p.area_budget else 0.0 for c in cands])
+        f_best = min(self.objective(ev) for ev in self.history)
+        draws = self.rng.standard_normal(self.samples)
+        e0 = p.energy(p.all_exact()) if p.all_exact() is not None else 1.0
+        base = energy / e0 + np.expm1(np.minimum(50.0, 4 * excess))
+        samples = mu[:, None] + np.maximum(sd, 1e-9)[:, None] * draws[None, :]
+        f = base[:, None] + np.expm1(np.minimum(50.0, self.gamma * np.maximum(0.0, p.target - samples)))
+        ei = np.maximum(0.0, f_best - f).mean(axis=1)
+        if not ei.max() > 0:           # nothing expected to improve: the most likely feasible, cheapest
+            ei = -(base + np.expm1(np.minimum(50.0, self.gamma * np.maximum(0.0, p.target - mu))))
+        return cands[int(np.argmax(ei))]
+
+
+ALGORITHMS = {"autoapprox": AutoApprox, "greedy": GreedySearch, "random": RandomSearch, "nsga2": NSGA2Search,
+              "exhaustive": ExhaustiveSearch}
+EXHAUSTIVE_MAX = 200_000
+
+
+def make_algorithm(name, problem, seed=0):
+    if name not in ALGORITHMS:
+        raise bad_value("Algorithm", name, "one of " + ", ".join(ALGORITHMS))
+    if name == "exhaustive" and problem.size > EXHAUSTIVE_MAX:
+        raise bad_value("Algorithm", name, f"usable only when the space has at most {EXHAUSTIVE_MAX} "
+                                           f"mappings (this one has {problem.n_choices}^{problem.n_layers})")
+    return ALGORITHMS[name](problem, seed)

@@ -1,0 +1,146 @@
+"""The candidate bank (YAML) with array-level PPA, and the network evaluator (cached accuracy)."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from axforge.errors import AxforgeError, bad_value
+from axforge.paths import cache_dir, read_verified, write_verified
+
+from .problem import Candidate
+
+__all__ = ["BankSpec", "load_bank", "bank_candidates", "NetworkEvaluator", "DEMO_BANK"]
+
+BANK_KEYS = {"rows", "cols", "multipliers", "include_exact", "a_width", "b_width", "signed", "freq_mhz"}
+
+DEMO_BANK = {"rows": 4, "cols": 4, "include_exact": True,
+             "multipliers": ["exact:8x8u:arch=dadda", "trunc:8x8u:k=6,comp=const", "bam:8x8u:h=2,v=7",
+                             "drum:8x8u:k=4", "mitchell:8x8u:ec=1", "kulkarni:8x8u:t=4"]}
+
+
+@dataclass(frozen=True)
+class BankSpec:
+    rows: int
+    cols: int
+    specs: tuple                # MultSpec
+    given: tuple                # per spec: None, or {"energy_pj_per_mac", "area_um2"} given in the YAML
+    include_exact: bool = True
+    a_width: int = 8
+    b_width: int = 8
+    signed: bool = False
+
+    @classmethod
+    def from_dict(cls, d, where="bank"):
+        from axforge.generators.chip import ChipSpec
+        from axforge.hdl.arith import MultSpec
+        if not isinstance(d, dict):
+            raise AxforgeError(f"{where} must be a YAML mapping with keys {', '.join(sorted(BANK_KEYS))}")
+        unknown = set(d) - BANK_KEYS
+        if unknown:
+            raise bad_value(f"{where}: key", sorted(unknown)[0], "one of " + ", ".join(sorted(BANK_KEYS)))
+        for key in ("rows", "cols", "multipliers"):
+            if key not in d:
+                raise AxforgeError(f"{where}: key '{key}' is missing (required: rows, cols, multipliers)")
+        mults = d["multipliers"]
+        if not isinstance(mults, list) or not mults:
+            raise bad_value(f"{where}: key 'multipliers'", mults, "a non-empty list of multiplier specs")
+        specs, given = [], []
+        for i, m in enumerate(mults):
+            g = None
+            if isinstance(m, dict):
+                if "spec" not in m or set(m) - {"spec", "energy_pj_per_mac", "area_um2"}:
+                    raise bad_value(f"{where}: multipliers[{i}]", m,
+                                    "a spec string or {spec, energy_pj_per_mac, area_um2}")
+                g = {k: float(m[k]) for k in ("energy_pj_per_mac", "area_um2") if k in m}
+                if len(g) != 2:
+                    raise bad_value(f"{where}: multipliers[{i}]", m, "both energy_pj_per_mac and area_um2, or neither")
+                m = m["spec"]
+            if not isinstance(m, str):
+                raise bad_value(f"{where}: multipliers[{i}]", m, "a multiplier spec string")
+            try:
+                specs.append(MultSpec.parse(m))
+            except AxforgeError as exc:
+                raise AxforgeError(f"{where}: multipliers[{i}] {m!r} is not a known multiplier: {exc}") from None
+            given.append(g)
+        bank = cls(int(d["rows"]), int(d["cols"]), tuple(specs), tuple(given), bool(d.get("include_exact", True)),
+                   int(d.get("a_width", specs[0].a_width)), int(d.get("b_width", specs[0].b_width)),
+                   bool(d.get("signed", specs[0].signed)))
+        # one chip with every array validates geometry and widths before any work
+        ChipSpec(rows=bank.rows, cols=bank.cols, multipliers=tuple(str(s) for s in specs), a_width=bank.a_width,
+                 b_width=bank.b_width, signed=bank.signed)
+        return bank
+
+    def chip_dict(self, specs, name="chip"):
+        return {"name": name, "rows": self.rows, "cols": self.cols, "a_width": self.a_width,
+                "b_width": self.b_width, "signed": self.signed, "multipliers": [str(s) for s in specs]}
+
+
+def load_bank(path_or_none):
+    from axforge.generators.spec import read_yaml
+    if path_or_none is None:
+        return BankSpec.from_dict(DEMO_BANK, "built-in bank")
+    p = Path(path_or_none)
+    if not p.is_file():
+        raise AxforgeError(f"Bank file must exist, not {str(p)!r}")
+    return BankSpec.from_dict(read_yaml(p, "Bank file"), f"bank {p}")
+
+
+def bank_candidates(bank, progress=True):
+    """One :class:`Candidate` per multiplier: array-level energy/MAC and area from the PPA flow (cached)."""
+    from tqdm import tqdm
+
+    from axforge.generators.chip import ChipSpec
+    from axforge.pdk_stub.chip_ppa import chip_ppa
+    out = []
+    for spec, given in tqdm(list(zip(bank.specs, bank.given)), desc="array PPA", disable=not progress):
+        if given:
+            out.append(Candidate(spec, given["energy_pj_per_mac"], given["area_um2"]))
+            continue
+        chip = ChipSpec.from_dict(bank.chip_dict([spec], "cand"), "bank")
+        r = chip_ppa(chip)
+        out.append(Candidate(spec, float(r["energy_pj_per_mac"]), float(r["area_um2"]),
+                             float(r.get("mult_energy_pj_per_op", float("nan")))))
+    return out
+
+
+class NetworkEvaluator:
+    """Accuracy of a trained network under a mapping; calibrated once, cached on disk by content hash."""
+
+    def __init__(self, trained, config, limit=None, calib_batches=4):
+        from axforge.models.layers import approximate
+        self.trained, self.config = trained, config
+        self.data = trained.data
+        self.x, self.y = self.data.x_test[:limit], self.data.y_test[:limit]
+        self.qmodel, self.report = approximate(trained.model, {}, trained.calib_batches(calib_batches), config)
+        h = hashlib.sha256()
+        h.update((trained.directory / "model.pt").read_bytes())
+        h.update(json.dumps({"meta": trained.meta, "config": repr(config), "limit": limit,
+                             "calib": calib_batches}, sort_keys=True).encode())
+        self.digest = h.hexdigest()
+        self.calls = 0
+        self.cache_hits = 0
+
+    @property
+    def layers(self):
+        return [r.name for r in self.report]
+
+    @property
+    def macs(self):
+        return [r.macs for r in self.report]
+
+    def __call__(self, mapping):
+        from axforge.models.layers import remap
+        from axforge.models.train import evaluate
+        mstr = {k: (str(v) if v is not None else "exact") for k, v in mapping.items()}
+        key = hashlib.sha256(json.dumps({"d": self.digest, "m": mstr}, sort_keys=True).encode()).hexdigest()
+        entry = cache_dir() / "evals" / f"{key}.json"
+        hit = read_verified(entry)
+        if hit is not None:
+            self.cache_hits += 1
+            return hit["accuracy"]
+        remap(self.qmodel, {k: v for k, v in mapping.items() if v is not None})
+        acc = evaluate(self.qmodel, self.x, self.y)
+        self.calls += 1
+        write_verified(entry, {"accuracy": acc, "mapping": mstr})
+        return acc
