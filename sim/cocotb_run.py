@@ -233,6 +233,9 @@ def run_tb(label, files, top, test_module, env, simulator="verilator", seed=1, b
     """Build ``files`` (``{name: text}``, top module ``top``) once, run cocotb ``test_module`` on it.
 
     ``label`` names the design in messages and keys the build directory.
+    ``verilator_args`` follow the runner's own options, so ``--no-public-flat-rw``
+    undoes its ``--public-flat-rw`` (then only signals made public by a ``.vlt``
+    rule in ``files`` are reachable from the bench, the top module's ports included).
     Raises :class:`AssertionError` naming the failed tests.
     """
     from cocotb_tools.runner import get_runner

@@ -11,19 +11,28 @@ Structure (cocotb-style): :class:`StreamSource` drives a valid/ready stream
 (with random idle cycles), :class:`StreamSink` takes results (with random
 back-pressure), :class:`Scoreboard` compares them in order with
 ``x @ W`` computed through the LUT and wrapped to the accumulator width.
-All of them drive on the falling clock edge and sample in the ReadOnly phase.
+
+One coroutine, :class:`CycleLoop`, runs the clock's cycles: each cycle it lets
+every stream drive its port on the falling edge, then samples the handshakes
+in the ReadOnly phase (two triggers a cycle, however many streams there are).
+Payloads are written and read as whole packed integers, and a port is written
+only when its value changes. Test code waits on the loop (:meth:`CycleLoop.until`),
+not on clock edges, so it wakes only when something it waits for happened.
 """
 
 import json
 import os
+from collections import deque
 
 import numpy as np
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import Event, FallingEdge, ReadOnly
 
 from axforge.sim.chip_sim import golden, pack as _pack, unpack as _unpack
+
+__all__ = ["StreamSource", "StreamSink", "CycleLoop", "Scoreboard", "TB"]
 
 PERIOD_NS = 10
 
@@ -39,63 +48,134 @@ def _u(value):
     return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
 
 
+class _Port:
+    """A DUT input written only when its value changes (each write is a VPI call).
+
+    Nothing is written before the first drive phase (a test may start in a ReadOnly phase).
+    """
+
+    def __init__(self, handle):
+        self.handle, self.last = handle, None
+
+    def write(self, value):
+        if value != self.last:
+            self.handle.value = value
+            self.last = value
+
+
 class StreamSource:
-    """Drives ``<prefix>__payload/valid`` and honours ``ready``; random idle cycles between beats."""
+    """Drives ``<prefix>__payload/valid`` from a queue of beats; random idle cycles between beats.
 
-    def __init__(self, dut, prefix, clk, rng, idle=0.0):
-        self.payload = getattr(dut, f"{prefix}__payload")
-        self.valid = getattr(dut, f"{prefix}__valid")
+    Attributes
+    ----------
+    accepted_cycles : list of int
+        The loop cycle in which each beat was accepted (valid and ready).
+    """
+
+    def __init__(self, dut, prefix, rng, idle=0.0):
+        self.payload = _Port(getattr(dut, f"{prefix}__payload"))
+        self.valid = _Port(getattr(dut, f"{prefix}__valid"))
         self.ready = getattr(dut, f"{prefix}__ready")
-        self.clk, self.rng, self.idle = clk, rng, idle
-        self.valid.value = 0
+        self.rng, self.idle = rng, idle
+        self.queue = deque()
         self.accepted_cycles = []
+        self._offered = False
 
-    async def send(self, beats, cycle_counter):
-        for beat in beats:
-            while True:
-                await FallingEdge(self.clk)
-                if self.idle and self.rng.random() < self.idle:
-                    self.valid.value = 0
-                    continue
-                self.payload.value = beat
-                self.valid.value = 1
-                await ReadOnly()
-                if int(self.ready.value):
-                    self.accepted_cycles.append(cycle_counter.cycle)
-                    break
-        await FallingEdge(self.clk)
-        self.valid.value = 0
+    def push(self, beats):
+        self.queue.extend(beats)
+
+    def flush(self):
+        """Drop the beats not yet accepted; ``valid`` falls in the next drive phase."""
+        self.queue.clear()
+
+    def drive(self):
+        self._offered = bool(self.queue) and not (self.idle and self.rng.random() < self.idle)
+        if self._offered:
+            self.payload.write(self.queue[0])
+        self.valid.write(int(self._offered))
+
+    def sample(self, cycle):
+        if self._offered and self.ready.value:
+            self.queue.popleft()
+            self.accepted_cycles.append(cycle)
 
 
 class StreamSink:
     """Collects ``<prefix>__payload`` beats; random back-pressure on ``ready``."""
 
-    def __init__(self, dut, prefix, clk, rng, stall=0.0):
+    def __init__(self, dut, prefix, rng, stall=0.0):
         self.payload = getattr(dut, f"{prefix}__payload")
         self.valid = getattr(dut, f"{prefix}__valid")
-        self.ready = getattr(dut, f"{prefix}__ready")
-        self.clk, self.rng, self.stall = clk, rng, stall
+        self.ready = _Port(getattr(dut, f"{prefix}__ready"))
+        self.rng, self.stall = rng, stall
         self.beats, self.cycles = [], []
-        self.ready.value = 0
+        self.enabled = False
 
-    async def run(self, cycle_counter):
-        while True:
-            await FallingEdge(self.clk)
-            self.ready.value = 0 if (self.stall and self.rng.random() < self.stall) else 1
-            await ReadOnly()
-            if int(self.valid.value) and int(self.ready.value):
-                self.beats.append(_u(self.payload.value))
-                self.cycles.append(cycle_counter.cycle)
+    def drive(self):
+        stalled = not self.enabled or (self.stall and self.rng.random() < self.stall)
+        self.ready.write(0 if stalled else 1)
+
+    def sample(self, cycle):
+        if self.ready.last and self.valid.value:
+            self.beats.append(self.payload.value.to_unsigned())
+            self.cycles.append(cycle)
 
 
-class CycleCounter:
-    def __init__(self, clk):
-        self.clk, self.cycle = clk, 0
+class CycleLoop:
+    """The one coroutine that awaits the clock: drive on the falling edge, sample in ReadOnly.
+
+    ``cycle`` counts sampled cycles; a handshake sampled in cycle ``c`` takes
+    effect at the rising edge that ends it, so state read in cycle ``c + 1``
+    shows it. Writes requested with :meth:`poke` are applied in the next drive phase.
+    """
+
+    def __init__(self, clk, streams):
+        self.clk, self.streams = clk, list(streams)
+        self.cycle = 0
+        self._pokes, self._waiters = [], []
+
+    def poke(self, port, value):
+        self._pokes.append((port, value))
+
+    async def until(self, done, timeout=None):
+        """Wait (in a ReadOnly phase) until ``done()`` holds or ``timeout`` cycles passed; returns ``done()``."""
+        if done():
+            return True
+        event = Event()
+        deadline = None if timeout is None else self.cycle + timeout
+        self._waiters.append((done, deadline, event))
+        await event.wait()
+        return done()
+
+    async def cycles(self, n):
+        """Wait ``n`` cycles (the state then shows every handshake sampled before)."""
+        await self.until(lambda: False, n)
 
     async def run(self):
+        falling, read_only = FallingEdge(self.clk), ReadOnly()
+        streams = self.streams
         while True:
-            await RisingEdge(self.clk)
+            await falling
+            for port, value in self._pokes:
+                port.write(value)
+            self._pokes.clear()
+            for s in streams:
+                s.drive()
+            await read_only
             self.cycle += 1
+            for s in streams:
+                s.sample(self.cycle)
+            if self._waiters:
+                self._wake()
+
+    def _wake(self):
+        keep = []
+        for done, deadline, event in self._waiters:
+            if done() or (deadline is not None and self.cycle >= deadline):
+                event.set()
+            else:
+                keep.append((done, deadline, event))
+        self._waiters = keep
 
 
 class Scoreboard:
@@ -124,53 +204,54 @@ class TB:
     def __init__(self, dut, chip, luts, seed, idle=0.0, stall=0.0):
         self.dut, self.chip, self.luts = dut, chip, luts
         self.rng = np.random.default_rng(seed)
-        self.counter = CycleCounter(dut.clk)
-        self.act = StreamSource(dut, "act_in", dut.clk, self.rng, idle)
-        self.w = StreamSource(dut, "w_in", dut.clk, self.rng, idle)
-        self.route = StreamSource(dut, "route", dut.clk, self.rng)
-        self.sink = StreamSink(dut, "res_out", dut.clk, self.rng, stall)
+        self.act = StreamSource(dut, "act_in", self.rng, idle)
+        self.w = StreamSource(dut, "w_in", self.rng, idle)
+        self.route = StreamSource(dut, "route", self.rng)
+        self.sink = StreamSink(dut, "res_out", self.rng, stall)
+        self.rst = _Port(dut.rst)
+        self.loop = CycleLoop(dut.clk, [self.route, self.w, self.act, self.sink])
         self.board = Scoreboard(chip)
 
     async def start(self):
         cocotb.start_soon(Clock(self.dut.clk, PERIOD_NS, unit="ns").start())
-        cocotb.start_soon(self.counter.run())
+        cocotb.start_soon(self.loop.run())
         await self.reset()
-        cocotb.start_soon(self.sink.run(self.counter))
+        self.sink.enabled = True
 
     async def reset(self, cycles=2):
-        await FallingEdge(self.dut.clk)
-        self.dut.rst.value = 1
-        for _ in range(cycles):
-            await RisingEdge(self.dut.clk)
-        await FallingEdge(self.dut.clk)
-        self.dut.rst.value = 0
+        """``rst`` high for ``cycles`` rising edges; it falls in the next drive phase."""
+        self.loop.poke(self.rst, 1)
+        await self.loop.cycles(cycles)
+        self.loop.poke(self.rst, 0)
 
     def random_operands(self, shape, width):
         c = self.chip
         lo, hi = (-(1 << (width - 1)), 1 << (width - 1)) if c["signed"] else (0, 1 << width)
         return self.rng.integers(lo, hi, shape)
 
+    async def send(self, source, beats):
+        source.push(beats)
+        await self.loop.until(lambda: not source.queue)
+
     async def select(self, k):
-        await self.route.send([k], self.counter)
-        await RisingEdge(self.dut.clk)
+        """Route to array ``k``; returns once ``route_q`` shows it."""
+        await self.send(self.route, [k])
+        await self.loop.cycles(1)
 
     async def load_weights(self, w):
         """R beats, bottom row first."""
         c = self.chip
-        await self.w.send([_pack(w[i], c["b_width"]) for i in reversed(range(c["rows"]))], self.counter)
+        await self.send(self.w, [_pack(w[i], c["b_width"]) for i in reversed(range(c["rows"]))])
 
     async def stream(self, x, expect=None):
         c = self.chip
         if expect is not None:
             self.board.expect(expect)
-        await self.act.send([_pack(row, c["a_width"]) for row in x], self.counter)
+        await self.send(self.act, [_pack(row, c["a_width"]) for row in x])
 
     async def drain(self, n_expected, timeout=20000):
-        for _ in range(timeout):
-            if len(self.sink.beats) >= n_expected:
-                return
-            await RisingEdge(self.dut.clk)
-        raise AssertionError(f"timeout: {len(self.sink.beats)} of {n_expected} results arrived")
+        if not await self.loop.until(lambda: len(self.sink.beats) >= n_expected, timeout):
+            raise AssertionError(f"timeout: {len(self.sink.beats)} of {n_expected} results arrived")
 
     async def matmul(self, k, m_rows, tiles=1):
         """x (M, tiles*R) @ W (tiles*R, C) on array k, tile by tile; the host adds the tiles' results."""
@@ -206,7 +287,6 @@ async def test_matmul_backpressure_and_route(dut):
     chip, luts, seed = _config()
     tb = TB(dut, chip, luts, seed, idle=0.3, stall=0.3)
     await tb.start()
-    n = 0
     for k in list(range(len(luts))) + [0]:
         await tb.select(k)
         assert _u(dut.route_q.value) == k
@@ -217,7 +297,6 @@ async def test_matmul_backpressure_and_route(dut):
                 golden(x[:, t * chip["rows"]:(t + 1) * chip["rows"]], w[t * chip["rows"]:(t + 1) * chip["rows"]],
                        lut, chip) for t in range(2))
             assert np.array_equal(total, want), f"array {k}, M={m_rows}: results differ from x @ W via the LUT"
-            n += m_rows
     tb.board.check(tb.sink.beats)
     assert tb.board.checked == len(tb.sink.beats) and not tb.board.expected
     _write_stats({"backpressure_results_checked": tb.board.checked})
@@ -260,16 +339,14 @@ async def test_reset_mid_stream(dut):
     w = tb.random_operands((R, C), chip["b_width"])
     await tb.load_weights(w)
     x = tb.random_operands((3 * R, R), chip["a_width"])
-    sender = cocotb.start_soon(tb.stream(x))
-    for _ in range(R + 1):
-        await RisingEdge(dut.clk)
-    sender.cancel()
-    tb.act.valid.value = 0
+    tb.act.push([_pack(row, chip["a_width"]) for row in x])
+    await tb.loop.cycles(R + 1)
+    assert tb.act.queue, "the stream ended before the reset"
+    tb.act.flush()
     await tb.reset()
-    await ReadOnly()
+    await tb.loop.cycles(1)
     assert not int(dut.busy.value) and not int(dut.res_out__valid.value)
     assert _u(dut.route_q.value) == 0
-    await FallingEdge(dut.clk)
     tb.sink.beats.clear()
     # weights were cleared: a vector now gives all zeros
     await tb.stream(x[:1], [[0] * C])
@@ -307,8 +384,7 @@ async def test_idle_arrays_hold_still(dut):
     await tb.stream(x, golden(x, w, luts[0], chip))
     changes = 0
     for _ in range(R + C + 4):
-        await RisingEdge(dut.clk)
-        await ReadOnly()
+        await tb.loop.cycles(1)
         changes += sum(_u(p.value) != b for p, b in zip(probes, before))
     await tb.drain(len(x))
     tb.board.check(tb.sink.beats)
@@ -327,10 +403,10 @@ async def test_stream_rate(dut):
     w = tb.random_operands((R, C), chip["b_width"])
     x = tb.random_operands((n, R), chip["a_width"])
     await tb.load_weights(w)
-    c0, t0 = tb.counter.cycle, time.perf_counter()
+    c0, t0 = tb.loop.cycle, time.perf_counter()
     await tb.stream(x, golden(x, w, luts[0], chip))
     await tb.drain(n)
-    wall, cycles = time.perf_counter() - t0, tb.counter.cycle - c0
+    wall, cycles = time.perf_counter() - t0, tb.loop.cycle - c0
     tb.board.check(tb.sink.beats)
     _write_stats({"rate_vectors": n, "rate_cycles": cycles, "rate_wall_s": wall,
                   "rate_cycles_per_s": cycles / wall})

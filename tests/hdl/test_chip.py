@@ -8,7 +8,7 @@ import pytest
 from axforge.cli import main
 from axforge.errors import AxforgeError
 from axforge.generators.chip import PRESETS, ChipSpec, chip_verilog, emit_chip, load_chip, preset
-from axforge.sim.chip_sim import chip_luts, run_chip_tb
+from axforge.sim.chip_sim import TB_VERILATOR_ARGS, chip_luts, run_chip_tb, tb_access_vlt
 from axforge.sim.verilator import lint
 
 
@@ -78,6 +78,18 @@ def test_every_preset_is_lint_clean(name, tmp_path):
 
 CUSTOM = {"name": "mix3x4", "rows": 3, "cols": 4, "a_width": 5, "b_width": 4, "signed": True,
           "multipliers": ["exact:5x4s:arch=booth", "drum:5x4s:k=3", "trunc:5x4s:k=3,comp=var"]}
+
+
+def test_cocotb_build_makes_public_only_what_the_bench_reads():
+    """cocotb's --public-flat-rw is undone; the bank's ports and array 1's PE registers stay readable."""
+    assert "--no-public-flat-rw" in TB_VERILATOR_ARGS
+    chip = preset("tiny2x2")
+    rules = [ln for ln in tb_access_vlt(chip).splitlines() if ln.startswith("public")]
+    assert rules == [f'public_flat_rw -module "{chip.top}" -var "*"'] + [
+        f'public_flat_rd -module "{chip.pe_module(1)}" -var "{n}"' for n in ("a_out", "w_out", "psum_out")]
+    one = ChipSpec.from_dict({"rows": 2, "cols": 2, "multipliers": ["exact:8x8u"]})
+    assert [ln for ln in tb_access_vlt(one).splitlines() if ln.startswith("public")] == [
+        f'public_flat_rw -module "{one.top}" -var "*"']
 
 
 @pytest.mark.cocotb
