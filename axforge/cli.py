@@ -324,8 +324,10 @@ def build_parser():
     cs.add_argument("-o", "--output", required=True)
     cs.set_defaults(func=cmd_chip_sim)
 
+    from .cli_map import add_map_parser
     from .cli_model import add_model_parser
     add_model_parser(sub)
+    add_map_parser(sub)
 
     mult = sub.add_parser("mult", help="the multiplier library")
     msub = mult.add_subparsers(dest="mcmd", required=True)

@@ -1,0 +1,139 @@
+"""``axforge map``: network + bank -> searched mappings -> report -> the chosen chip in Verilog, checked."""
+
+import json
+import shlex
+import time
+from pathlib import Path
+
+from axforge.errors import AxforgeError, bad_value
+from axforge.paths import atomic_write_text, write_json
+
+from .algorithms import ALGORITHMS
+
+__all__ = ["map_flow", "PICKS"]
+
+PICKS = ("S", "L", "XL")
+
+
+def _validate(algos, budget, pick, target, area_budget):
+    from .problem import parse_target
+    for a in algos:
+        if a not in ALGORITHMS:
+            raise bad_value("Algorithm", a, "one of " + ", ".join(ALGORITHMS))
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise bad_value("Budget", budget, "an integer >= 1")
+    if pick not in PICKS:
+        raise bad_value("Pick", pick, "one of " + ", ".join(PICKS))
+    if area_budget is not None and not area_budget > 0:
+        raise bad_value("Area budget (um2)", area_budget, "a positive number")
+    return parse_target(target)
+
+
+def map_flow(model_dir, bank_path=None, budget=200, algos=("autoapprox",), target="no-loss", area_budget=None,
+             out="out/map", seed=0, storage=None, resume=False, limit=None, pick="S", check=True,
+             progress=True, worker=0, shared=False, study_prefix=""):
+    """The whole flow; returns a summary dict (also written as ``summary.json``)."""
+    from axforge.models.layers import QuantConfig
+    from axforge.models.train import load_trained
+
+    from .bank import NetworkEvaluator, bank_candidates, load_bank
+    from .problem import MappingProblem
+    from .report import write_report
+    from .study import run_search
+    t0 = time.perf_counter()
+    algos = list(algos)
+    tgt = _validate(algos, budget, pick, target, area_budget)
+    bank = load_bank(bank_path)                    # unknown multipliers fail here
+    trained = load_trained(model_dir)              # a missing checkpoint fails here
+    out = Path(out)
+    if storage is None:
+        out.mkdir(parents=True, exist_ok=True)
+        storage = f"sqlite:///{(out / 'study.db').resolve()}"
+    candidates = bank_candidates(bank, progress)
+    config = QuantConfig(a_width=bank.a_width, b_width=bank.b_width, signed=bank.signed)
+    evaluator = NetworkEvaluator(trained, config, limit)
+    problem = MappingProblem(evaluator.layers, evaluator.macs, candidates, evaluator, tgt, area_budget,
+                             bank.include_exact, digest=evaluator.digest)
+    problem.prepare()                              # an infeasible target fails here
+    results = {}
+    for algo in algos:
+        name = f"{study_prefix}{algo}-s{seed}-{problem.key()[:12]}"
+        results[algo] = run_search(problem, algo, budget, seed, storage, name, resume, progress, worker, shared)
+    primary = algos[0]
+    command = "axforge map " + " ".join(shlex.quote(a) for a in _argv_hint(model_dir, bank_path, budget, algos,
+                                                                          target, out))
+    picks = write_report(out, problem, results, primary, bank, pick, command)
+    summary = {"target_accuracy": problem.target, "exact_accuracy": problem.exact_accuracy,
+               "evaluations": {a: len(r.evaluations) for a, r in results.items()},
+               "network_evaluations": evaluator.calls, "cache_hits": evaluator.cache_hits,
+               "picks": {k: {"accuracy": e.accuracy, "energy_pj": e.energy_pj, "area_um2": e.area_um2}
+                         for k, e in picks.items()}}
+    if pick not in picks:
+        summary["chip"] = None
+        summary["note"] = "no evaluated mapping met the target within the area budget: no chip emitted"
+    else:
+        summary["chip"] = emit_and_check(problem, bank, evaluator, picks[pick], out / "chip", check, pick)
+    summary["seconds"] = round(time.perf_counter() - t0, 1)
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+def _argv_hint(model_dir, bank_path, budget, algos, target, out):
+    argv = ["--model", str(model_dir)]
+    if bank_path:
+        argv += ["--bank", str(bank_path)]
+    return argv + ["--budget", str(budget), "--algo", ",".join(algos), "--target", str(target), "-o", str(out)]
+
+
+def emit_and_check(problem, bank, evaluator, ev, out, check=True, pick="S"):
+    """Write the chosen chip's YAML and Verilog; run its most loaded approximate layer through cocotb."""
+    import yaml
+
+    from axforge.generators.chip import ChipSpec, emit_chip
+    arrays = problem.arrays(ev.choice)
+    specs = [problem.candidates[i].spec for i in arrays]
+    chip = ChipSpec.from_dict(bank.chip_dict(specs, f"map_{pick}"), "chosen chip")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "chip.yaml", yaml.safe_dump(chip.to_dict(), sort_keys=False))
+    mapping = {l: problem.candidates[c].name for l, c in zip(problem.layers, ev.choice)}
+    route_of = {problem.candidates[i].name: k for k, i in enumerate(arrays)}
+    write_json(out / "mapping.json", {"mapping": mapping, "route": {l: route_of[m] for l, m in mapping.items()}})
+    emit_chip(chip, out)
+    result = {"yaml": str(out / "chip.yaml"), "top": chip.top, "arrays": [str(s) for s in specs]}
+    if check:
+        result["check"] = check_layer(problem, evaluator, ev, chip, route_of, out)
+    return result
+
+
+def check_layer(problem, evaluator, ev, chip, route_of, out):
+    """One real layer (the one with most MACs on an approximate array, else the largest) through the
+    chip's Verilog in cocotb; its accumulators must equal the emulation's bit for bit."""
+    import numpy as np
+
+    from axforge.models.layers import remap
+    from axforge.sim.layer_check import layer_operands, run_layer_tb
+    mapping = problem.mapping(ev.choice)
+    approx = [i for i, c in enumerate(ev.choice) if not problem.candidates[c].exact]
+    pool = approx or list(range(problem.n_layers))
+    li = max(pool, key=lambda i: problem.macs[i])
+    layer = problem.layers[li]
+    remap(evaluator.qmodel, {k: v for k, v in mapping.items() if v is not None})
+    acc, xq, wq = layer_operands(evaluator.qmodel, layer, evaluator.x[:1], max_rows=16)
+    route = route_of[problem.candidates[ev.choice[li]].name]
+    t0 = time.perf_counter()
+    y = run_layer_tb(chip, xq.numpy(), wq.numpy(), route)
+    equal = bool(np.array_equal(y, acc.numpy()))
+    res = {"layer": layer, "multiplier": problem.candidates[ev.choice[li]].name, "route": route,
+           "shape": [int(xq.shape[0]), int(xq.shape[1]), int(wq.shape[1])], "bit_exact": equal,
+           "seconds": round(time.perf_counter() - t0, 1)}
+    write_json(Path(out) / "check.json", res)
+    if not equal:
+        bad = int((y != acc.numpy()).sum())
+        raise AxforgeError(f"Chip check failed: layer {layer} on array {route}: {bad} accumulators differ "
+                           "between the Verilog (cocotb) and the emulation")
+    return res
+
+
+def load_summary(out):
+    return json.loads((Path(out) / "summary.json").read_text())
