@@ -216,6 +216,17 @@ class AutoApprox(Algorithm):
     def to_z(self, choice):
         return np.array([((o.index(c) if c in o else len(o) - 1) + 0.5) / len(o) for o, c in zip(self.orders, choice)])
 
+    def _z_many(self, choices):
+        """z (bin centres) of many choices at once."""
+        if not hasattr(self, "_pos"):
+            p = self.problem
+            self._pos = np.zeros((p.n_layers, p.n_choices))
+            for l, o in enumerate(self.orders):
+                for i, c in enumerate(o):
+                    self._pos[l, c] = (i + 0.5) / len(o)
+        C = np.asarray(choices)
+        return self._pos[np.arange(C.shape[1])[None, :], C]
+
     def _f(self, energy, area_excess, acc):
         p = self.problem
         e0 = p.energy(p.all_exact()) if p.all_exact() is not None else 1.0
@@ -287,18 +298,19 @@ class AutoApprox(Algorithm):
         cands = self._candidates()
         if not cands:
             return None
-        Z = np.array([self.to_z(ev.choice) for ev in self.history])
+        Z = self._z_many([ev.choice for ev in self.history])
         acc = np.array([ev.accuracy for ev in self.history])
         kernel = ConstantKernel(1.0, (1e-3, 1e3)) * Matern(length_scale=np.full(p.n_layers, 0.5),
                                                            length_scale_bounds=(1e-2, 20.0), nu=2.5) \
             + WhiteKernel(1e-3, (1e-6, 1e-1))
         gp = GaussianProcessRegressor(kernel, normalize_y=True, random_state=int(self.rng.integers(1 << 31)))
+        C = np.array(cands)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             gp.fit(Z, acc)
-            mu, sd = gp.predict(np.array([self.to_z(c) for c in cands]), return_std=True)
-        energy = np.array([p.energy(c) for c in cands])
-        excess = np.array([max(0.0, p.area(c) / p.area_budget - 1) if p.area_budget else 0.0 for c in cands])
+            mu, sd = gp.predict(self._z_many(C), return_std=True)
+        energy = p.energy_many(C)
+        excess = np.maximum(0.0, p.area_many(C) / p.area_budget - 1) if p.area_budget else np.zeros(len(C))
         f_best = min(self.objective(ev) for ev in self.history)
         draws = self.rng.standard_normal(self.samples)
         e0 = p.energy(p.all_exact()) if p.all_exact() is not None else 1.0

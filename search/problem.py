@@ -148,6 +148,20 @@ class MappingProblem:
         e = np.array([self.candidates[c].energy_pj_per_mac for c in choice])
         return float((self.macs * e).sum())
 
+    def energy_many(self, choices):
+        """Energies of many choices (n, N) at once."""
+        e = np.array([c.energy_pj_per_mac for c in self.candidates])
+        return (e[np.asarray(choices)] * self.macs).sum(axis=1)
+
+    def area_many(self, choices):
+        """Chip areas of many choices (n, N) at once."""
+        choices = np.asarray(choices)
+        used = np.zeros((len(choices), self.n_choices), dtype=bool)
+        used[np.arange(len(choices))[:, None], choices] = True
+        if self.include_exact:
+            used[:, self.exact_index] = True
+        return used @ np.array([c.area_um2 for c in self.candidates])
+
     def arrays(self, choice):
         """Candidate indices of the arrays on the chip (exact first when included)."""
         used = sorted(set(choice))

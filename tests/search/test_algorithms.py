@@ -1,0 +1,101 @@
+"""Search algorithms on a synthetic problem with a known optimum."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from axforge.errors import AxforgeError
+from axforge.search.algorithms import ALGORITHMS, make_algorithm
+from axforge.search.pareto import hypervolume_2d
+from axforge.search.problem import parse_target
+from axforge.search.study import run_search
+
+from search_synthetic import make_problem
+
+
+def optimum(p):
+    feas = [p.energy(c) for c in itertools.product(range(p.n_choices), repeat=p.n_layers)
+            if p.evaluate(c).feasible]
+    return min(feas)
+
+
+def test_energy_and_area_of_a_mapping():
+    p, _ = make_problem(3)
+    c = (0, 2, 2)
+    assert p.energy(c) == pytest.approx(p.macs[0] * 1.0 + (p.macs[1] + p.macs[2]) * 0.55)
+    assert p.arrays(c) == [0, 2] and p.area(c) == 160.0
+    assert p.arrays((2, 1, 2)) == [0, 1, 2]          # the exact array is always on the chip
+    ev = p.evaluate(c)
+    assert ev.accuracy == pytest.approx(0.95 - p.accuracy_fn.loss[1, 2] - p.accuracy_fn.loss[2, 2])
+
+
+@pytest.mark.parametrize("algo", sorted(ALGORITHMS))
+def test_budget_distinct_and_seeded(algo):
+    runs = []
+    for _ in range(2):
+        p, acc = make_problem(4)
+        r = run_search(p, algo, budget=30, seed=3, progress=False)
+        choices = [e.choice for e in r.evaluations]
+        assert len(choices) == len(set(choices)) <= 30
+        # every evaluation ran the network once (plus the exact network, which fixes the target)
+        assert acc.calls == len(choices) + (p.all_exact() not in choices)
+        hv = [t["hv"] for t in r.trace]
+        assert all(b >= a - 1e-12 for a, b in zip(hv, hv[1:]))
+        runs.append(choices)
+    assert runs[0] == runs[1]
+
+
+def test_exhaustive_finds_the_optimum():
+    p, _ = make_problem(4)
+    r = run_search(p, "exhaustive", budget=4 ** 4, progress=False)
+    assert min(e.energy_pj for e in r.evaluations if e.feasible) == pytest.approx(optimum(p))
+
+
+def test_autoapprox_reaches_the_optimum_in_60_evaluations():
+    for seed in (0, 1):
+        p, _ = make_problem(6, seed=seed)
+        best = optimum(p)
+        r = run_search(p, "autoapprox", budget=60, seed=seed, progress=False)
+        found = min(e.energy_pj for e in r.evaluations if e.feasible)
+        assert found <= 1.02 * best, (seed, found / best)
+
+
+def test_greedy_keeps_layers_only_when_feasible():
+    p, _ = make_problem(5, target=("abs", 0.945))
+    r = run_search(p, "greedy", budget=100, progress=False)
+    assert r.evaluations[0].choice == p.all_exact()
+    assert r.evaluations[-1].feasible or any(e.feasible for e in r.evaluations)
+    assert len(r.evaluations) < 5 * 4      # at most one pass over layers x candidates
+
+
+def test_hypervolume_2d():
+    assert hypervolume_2d([[0.5, 0.5]], (1, 1)) == pytest.approx(0.25)
+    assert hypervolume_2d([[0.5, 0.5], [0.25, 0.75], [2, 0]], (1, 1)) == pytest.approx(0.25 + 0.25 * 0.25)
+
+
+def test_targets_and_bad_input():
+    assert parse_target("no-loss") == ("loss", 0.0)
+    assert parse_target("loss=0.5") == ("loss", 0.005)
+    assert parse_target("97.5%") == ("abs", 0.975)
+    with pytest.raises(AxforgeError, match=r"^Target must be 'no-loss', 'loss=POINTS' \(0-100\) or an accuracy in \[0, 1\], not '1.5'$"):
+        parse_target("1.5")
+    p, _ = make_problem(3, target=("abs", 0.99))
+    with pytest.raises(AxforgeError, match=r"^Target accuracy must be at most the exact network's 0.9500"):
+        p.prepare()
+    with pytest.raises(AxforgeError, match=r"^Area budget \(um2\) must be at least 100.0"):
+        make_problem(3, area_budget=50)
+    p, _ = make_problem(3)
+    with pytest.raises(AxforgeError, match=r"^Algorithm must be one of autoapprox"):
+        make_algorithm("sa", p)
+    with pytest.raises(AxforgeError, match=r"^Budget must be an integer >= 1, not 0$"):
+        run_search(p, "random", budget=0, progress=False)
+
+
+def test_area_budget_is_a_constraint():
+    p, _ = make_problem(4, area_budget=170.0)          # exact + one approximate array at most
+    r = run_search(p, "autoapprox", budget=40, progress=False)
+    feas = [e for e in r.evaluations if e.feasible]
+    assert feas and all(e.area_um2 <= 170.0 for e in feas)
+    assert all(len(p.arrays(e.choice)) <= 2 for e in feas)
+    assert not np.isnan(min(e.energy_pj for e in feas))
