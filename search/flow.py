@@ -46,15 +46,15 @@ def map_flow(model_dir, bank_path=None, budget=200, algos=("autoapprox",), targe
     bank = load_bank(bank_path)                    # unknown multipliers fail here
     trained = load_trained(model_dir)              # a missing checkpoint fails here
     out = Path(out)
-    if storage is None:
-        out.mkdir(parents=True, exist_ok=True)
-        storage = f"sqlite:///{(out / 'study.db').resolve()}"
     candidates = bank_candidates(bank, progress)
     config = QuantConfig(a_width=bank.a_width, b_width=bank.b_width, signed=bank.signed)
     evaluator = NetworkEvaluator(trained, config, limit)
     problem = MappingProblem(evaluator.layers, evaluator.macs, candidates, evaluator, tgt, area_budget,
                              bank.include_exact, digest=evaluator.digest)
     problem.prepare()                              # an infeasible target fails here
+    if storage is None:
+        out.mkdir(parents=True, exist_ok=True)
+        storage = f"sqlite:///{(out / 'study.db').resolve()}"
     results = {}
     for algo in algos:
         name = f"{study_prefix}{algo}-s{seed}-{problem.key()[:12]}"
