@@ -254,12 +254,14 @@ def cmd_mult_import(args):
 
 
 def cmd_demo(args):
-    """Characterize a small default set and print where the outputs are."""
+    """The whole story on built-in defaults: multipliers -> PPA -> network -> search -> chip -> check."""
     from axforge.hdl.arith import MultSpec
     from axforge.generators.emit import emit_verilog
     from axforge.sim.char import characterize_all
+    t0 = time.perf_counter()
     out = Path(args.output)
     specs = [MultSpec.parse(s) for s in DEMO_SPECS]
+    print("== 1/4 multipliers: RTL LUTs, error metrics, PPA", flush=True)
     for s in specs[:1]:
         emit_verilog(s, out / "verilog" / s.module_name)
     rows = characterize_all(specs, out / "char", plots=True, progress=not args.quiet, with_ppa=True)
@@ -267,8 +269,24 @@ def cmd_demo(args):
     for r in rows:
         print(f"{r['spec'][:38]:38s} {r['mae_pct']:8.4f} {r['wce_pct']:8.4f} {r['ep_pct']:7.2f} "
               f"{r['area_um2']:7.1f} {r['delay_ns']:6.3f} {r['energy_pj_per_op']:7.4f}")
-    print(f"outputs: {out / 'char' / 'library.csv'}, {out / 'char' / 'pareto_energy.png'}, "
-          f"{out / 'char' / 'pareto_area.png'}, {out / 'char' / 'heatmaps'}/, Verilog in {out / 'verilog'}/")
+    print("== 2/4 network: ResNet-8 on the scikit-learn digits", flush=True)
+    model_dir = out / "resnet8"
+    from axforge.models.train import train_model
+    if (model_dir / "model.pt").exists():
+        meta = json.loads((model_dir / "meta.json").read_text())
+        print(f"reusing {model_dir} (test accuracy {100 * meta['test_accuracy']:.2f} %)")
+    else:
+        meta = train_model("resnet8", "digits", model_dir, epochs=10, progress=not args.quiet)
+        print(f"trained resnet8: test accuracy {100 * meta['test_accuracy']:.2f} %")
+    print("== 3/4 search: AutoApprox vs random, no accuracy loss, 4x4 arrays of the built-in bank", flush=True)
+    from axforge.search.flow import map_flow
+    from .cli_map import print_summary
+    summary = map_flow(model_dir, None, args.budget, ("autoapprox", "random"), "no-loss", None, out / "map",
+                       seed=0, resume=True, progress=not args.quiet)
+    print("== 4/4 chosen chip: Verilog emitted, one layer checked in cocotb", flush=True)
+    print_summary(summary, out / "map")
+    print(f"demo outputs under {out}/: char/ (library.csv, pareto_*.png, heatmaps/), resnet8/, map/ "
+          f"(report.md, pareto.png, chip/); {time.perf_counter() - t0:.0f} s")
     return 0
 
 
@@ -286,6 +304,7 @@ def build_parser():
     demo = sub.add_parser("demo", help="run the main job on built-in defaults")
     demo.add_argument("-o", "--output", default="out/demo")
     demo.add_argument("-q", "--quiet", action="store_true")
+    demo.add_argument("--budget", type=int, default=120, help="search evaluations per algorithm (default 120)")
     demo.set_defaults(func=cmd_demo)
 
     pp = sub.add_parser("ppa", help="area, delay, leakage, energy and power from the synthesis flow")

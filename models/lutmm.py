@@ -234,6 +234,18 @@ class ProductTable:
             self._factors["skel"] = _skeleton(self.error, self.exact_rank())
         return self._factors["skel"]
 
+    def _merged(self):
+        """Skeleton factors extended by the centred exact product: ``[d a', Fa] . [b', Fb] = d (a'b' + E)``
+        (float64 tensors) and the largest magnitude of one k-term (sets the exact K-chunk)."""
+        if "merged" not in self._factors:
+            fa, fb, d, _ = self.skeleton()
+            a = torch.arange(self.a_min, self.a_max + 1, dtype=torch.float64) - self.a_mid
+            b = torch.arange(self.b_min, self.b_max + 1, dtype=torch.float64) - self.b_mid
+            fa_ext = torch.cat([d * a[:, None], torch.from_numpy(fa).double()], 1)
+            fb_ext = torch.cat([b[:, None], torch.from_numpy(fb).double()], 1)
+            self._factors["merged"] = (fa_ext, fb_ext, float((fa_ext.abs() @ fb_ext.abs().T).max()))
+        return self._factors["merged"]
+
     def lowrank_info(self, k_dim, rank=None):
         """Rank, method, precision and error bound the lowrank path uses for inner size ``k_dim``."""
         r0 = self.exact_rank()
@@ -241,9 +253,9 @@ class ProductTable:
         if r0 == 0:
             return LowRankInfo(0, 0, "float32", 0.0, True)
         if skel is not None:
-            fa, fb, d, peak = skel
-            dtype, chunk = _plan(peak, k_dim)
-            return LowRankInfo(fa.shape[1], r0, dtype, 0.0, True, "skeleton", d, -(-k_dim // chunk))
+            _, _, term = self._merged()
+            dtype, chunk = _plan(term, k_dim)
+            return LowRankInfo(skel[0].shape[1], r0, dtype, 0.0, True, "skeleton", skel[2], -(-k_dim // chunk))
         fa, fb, err, r0 = self.factors(rank)
         r = fa.shape[1]
         if r == 0:
@@ -255,28 +267,38 @@ class ProductTable:
     def _lowrank_matmul(self, xq, wq, rank=None, wcache=None):
         K, N = wq.shape
         info = self.lowrank_info(K, rank)
-        exact = self.matmul(xq, wq, "exact")
         if info.rank == 0:
-            return exact, info
-        key = ("lowrank", info.method, info.rank)
-        if info.method == "skeleton":
-            fa, fb, d, peak = self.skeleton()
-        else:
-            fa, fb, _, _ = self.factors(rank)
-        dt = torch.float32 if info.dtype == "float32" else torch.float64
-        gw = wcache.get(key) if wcache is not None else None
-        if gw is None:
-            gw = torch.from_numpy(fb).to(dt)[wq - self.b_min].permute(0, 2, 1).reshape(K * info.rank, N)
-            if wcache is not None:
-                wcache[key] = gw
-        fx = torch.from_numpy(fa).to(dt)[xq - self.a_min].reshape(xq.shape[0], K * info.rank)
+            return self.matmul(xq, wq, "exact"), info
         if info.method == "svd":
+            fa, fb, _, _ = self.factors(rank)
+            exact = self.matmul(xq, wq, "exact")
+            gw = torch.from_numpy(fb)[wq - self.b_min].permute(0, 2, 1).reshape(K * info.rank, N)
+            fx = torch.from_numpy(fa)[xq - self.a_min].reshape(xq.shape[0], K * info.rank)
             return exact + torch.round(fx @ gw).to(torch.int64), info
-        step = -(-K // info.chunks) * info.rank
-        err = torch.zeros_like(exact)
-        for k0 in range(0, K * info.rank, step):
-            err += (fx[:, k0:k0 + step] @ gw[k0:k0 + step]).to(torch.int64)
-        return exact + torch.div(err, d, rounding_mode="floor"), info
+        # one GEMM of inner size K*(1+r): [d*a', Fa] . [b', Fb] = d*(a'b' + E), with a' = a - a_mid
+        cache = wcache if wcache is not None else {}
+        if "skel" not in cache:
+            fa_ext, fb_ext, term = self._merged()
+            dtype, chunk = _plan(term, K)
+            dt = torch.float32 if dtype == "float32" else torch.float64
+            gw = fb_ext.to(dt)[wq - self.b_min].permute(0, 2, 1).contiguous()      # (K, 1+r, N)
+            wsum = (wq - self.b_mid).sum(0, keepdim=True)
+            cache["skel"] = (fa_ext.to(dt), gw, chunk, self.skeleton()[2], wsum)
+        fa_ext, gw, chunk, d, wsum = cache["skel"]
+        M = xq.shape[0]
+        xi = xq - self.a_min
+        y = torch.zeros(M, N, dtype=torch.float64)
+        for k0 in range(0, K, chunk):
+            fx = F.embedding(xi[:, k0:k0 + chunk], fa_ext).reshape(M, -1)
+            y += (fx @ gw[k0:k0 + chunk].reshape(-1, N)).double()
+        acc = torch.div(y.to(torch.int64), d, rounding_mode="floor")
+        if self.b_mid:
+            acc += self.b_mid * (xq - self.a_mid).sum(1, keepdim=True)
+        if self.a_mid:
+            acc += self.a_mid * wsum
+        if self.a_mid and self.b_mid:
+            acc += K * self.a_mid * self.b_mid
+        return acc, info
 
     def conv2d(self, codes, wq, stride, dilation, groups, path, wcache=None):
         """Accumulators of a convolution on padded activation codes (float32 tensor of integers) and
