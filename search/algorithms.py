@@ -168,13 +168,16 @@ class AutoApprox(Algorithm):
        among unevaluated mappings: all of them when the space is small, else
        random and local (one- and two-layer moves around the best) candidates.
        The first point after calibration is the composite of each layer's most
-       aggressive candidate that kept the target alone.
+       aggressive candidate that kept the target alone. Every third step aims
+       at a lower accuracy level (``levels`` below the target, cycling), so
+       the returned set also covers the front below the target (hypervolume).
     """
     name = "autoapprox"
 
-    def __init__(self, problem, seed=0, tie=0.005, gamma=400.0, calibrate=True, samples=96):
+    def __init__(self, problem, seed=0, tie=0.005, gamma=400.0, calibrate=True, samples=96,
+                 levels=(0.01, 0.02, 0.035, 0.05)):
         super().__init__(problem, seed)
-        self.tie, self.gamma, self.samples = tie, gamma, samples
+        self.tie, self.gamma, self.samples, self.levels = tie, gamma, samples, levels
         p = problem
         base = p.all_exact()
         self._calib = []
@@ -227,14 +230,24 @@ class AutoApprox(Algorithm):
         C = np.asarray(choices)
         return self._pos[np.arange(C.shape[1])[None, :], C]
 
-    def _f(self, energy, area_excess, acc):
+    def _f(self, energy, area_excess, acc, target=None):
         p = self.problem
         e0 = p.energy(p.all_exact()) if p.all_exact() is not None else 1.0
-        short = np.maximum(0.0, p.target - acc)
+        short = np.maximum(0.0, (p.target if target is None else target) - acc)
         return energy / e0 + np.expm1(np.minimum(50.0, self.gamma * short)) + math.expm1(min(50.0, 4 * area_excess))
 
-    def objective(self, ev):
-        return float(self._f(ev.energy_pj, ev.area_violation, ev.accuracy))
+    def objective(self, ev, target=None):
+        return float(self._f(ev.energy_pj, ev.area_violation, ev.accuracy, target))
+
+    def _level(self):
+        """The accuracy level of this BO step: the target on two steps of three; on every third, a
+        level below it (cycling down to ``spread``), so the front below the target fills in too."""
+        p = self.problem
+        self._steps = getattr(self, "_steps", 0) + 1
+        if self._steps % 3:
+            return p.target
+        k = (self._steps // 3 - 1) % len(self.levels)
+        return p.target - self.levels[k]
 
     # -- ask / tell -------------------------------------------------------------
 
@@ -311,15 +324,16 @@ class AutoApprox(Algorithm):
             mu, sd = gp.predict(self._z_many(C), return_std=True)
         energy = p.energy_many(C)
         excess = np.maximum(0.0, p.area_many(C) / p.area_budget - 1) if p.area_budget else np.zeros(len(C))
-        f_best = min(self.objective(ev) for ev in self.history)
+        level = self._level()
+        f_best = min(self.objective(ev, level) for ev in self.history)
         draws = self.rng.standard_normal(self.samples)
         e0 = p.energy(p.all_exact()) if p.all_exact() is not None else 1.0
         base = energy / e0 + np.expm1(np.minimum(50.0, 4 * excess))
         samples = mu[:, None] + np.maximum(sd, 1e-9)[:, None] * draws[None, :]
-        f = base[:, None] + np.expm1(np.minimum(50.0, self.gamma * np.maximum(0.0, p.target - samples)))
+        f = base[:, None] + np.expm1(np.minimum(50.0, self.gamma * np.maximum(0.0, level - samples)))
         ei = np.maximum(0.0, f_best - f).mean(axis=1)
         if not ei.max() > 0:           # nothing expected to improve: the most likely feasible, cheapest
-            ei = -(base + np.expm1(np.minimum(50.0, self.gamma * np.maximum(0.0, p.target - mu))))
+            ei = -(base + np.expm1(np.minimum(50.0, self.gamma * np.maximum(0.0, level - mu))))
         return cands[int(np.argmax(ei))]
 
 

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from axforge.cli import main
 
@@ -89,3 +90,14 @@ def test_import_cli(tmp_path, capsys, user_library):
     assert code == 0 and "lib:m" in out
     code, out, _ = run(capsys, "mult", "list", "--width", "4", "--family", "verilog", "--json")
     assert [r["spec"] for r in json.loads(out)] == [f"verilog:{user_library / 'm.v'}@m"]
+
+
+@pytest.mark.slow
+def test_demo_runs_the_whole_story(tmp_path, capsys):
+    """`axforge demo` on a small budget: multipliers, network, search, chip and its cocotb check."""
+    from axforge.cli import main
+    assert main(["demo", "-o", str(tmp_path / "demo"), "-q", "--budget", "60"]) == 0
+    out = capsys.readouterr().out
+    assert "bit-exact with the emulation = True" in out
+    for name in ("char/library.csv", "resnet8/model.pt", "map/report.md", "map/pareto.png", "map/chip/chip.yaml"):
+        assert (tmp_path / "demo" / name).exists(), name
