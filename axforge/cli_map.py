@@ -32,7 +32,7 @@ def cmd_map(args):
     algos = [a.strip() for a in args.algo.split(",") if a.strip()]
     summary = map_flow(args.model, args.bank, args.budget, algos, args.target, args.area_budget, args.output,
                        args.seed, args.storage, args.resume, args.limit, args.pick, not args.no_check,
-                       not args.quiet, args.worker, args.storage is not None and args.shared)
+                       not args.quiet, args.worker, args.storage is not None and args.shared, jobs=args.jobs)
     print_summary(summary, args.output)
     return 0
 
@@ -53,6 +53,7 @@ def add_map_parser(sub):
     mp.add_argument("--shared", action="store_true", help="with --storage: other workers share the study")
     mp.add_argument("--worker", type=int, default=0, help="worker index (seeds differ per worker)")
     mp.add_argument("--resume", action="store_true", help="continue the study in OUT (or --storage)")
+    mp.add_argument("--jobs", type=int, default=1, help="local worker processes sharing the study (default 1)")
     mp.add_argument("--no-check", action="store_true", help="skip the cocotb check of the chosen chip")
     mp.add_argument("-o", "--output", required=True)
     mp.add_argument("-q", "--quiet", action="store_true")

@@ -15,13 +15,15 @@ __all__ = ["map_flow", "PICKS"]
 PICKS = ("S", "L", "XL")
 
 
-def _validate(algos, budget, pick, target, area_budget):
+def _validate(algos, budget, pick, target, area_budget, jobs=1):
     from .problem import parse_target
     for a in algos:
         if a not in ALGORITHMS:
             raise bad_value("Algorithm", a, "one of " + ", ".join(ALGORITHMS))
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
         raise bad_value("Budget", budget, "an integer >= 1")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise bad_value("Jobs", jobs, "an integer >= 1")
     if pick not in PICKS:
         raise bad_value("Pick", pick, "one of " + ", ".join(PICKS))
     if area_budget is not None and not area_budget > 0:
@@ -31,7 +33,7 @@ def _validate(algos, budget, pick, target, area_budget):
 
 def map_flow(model_dir, bank_path=None, budget=200, algos=("autoapprox",), target="no-loss", area_budget=None,
              out="out/map", seed=0, storage=None, resume=False, limit=None, pick="S", check=True,
-             progress=True, worker=0, shared=False, study_prefix=""):
+             progress=True, worker=0, shared=False, study_prefix="", jobs=1):
     """The whole flow; returns a summary dict (also written as ``summary.json``)."""
     from axforge.models.layers import QuantConfig
     from axforge.models.train import load_trained
@@ -42,7 +44,7 @@ def map_flow(model_dir, bank_path=None, budget=200, algos=("autoapprox",), targe
     from .study import run_search
     t0 = time.perf_counter()
     algos = list(algos)
-    tgt = _validate(algos, budget, pick, target, area_budget)
+    tgt = _validate(algos, budget, pick, target, area_budget, jobs)
     bank = load_bank(bank_path)                    # unknown multipliers fail here
     trained = load_trained(model_dir)              # a missing checkpoint fails here
     out = Path(out)
@@ -58,7 +60,12 @@ def map_flow(model_dir, bank_path=None, budget=200, algos=("autoapprox",), targe
     results = {}
     for algo in algos:
         name = f"{study_prefix}{algo}-s{seed}-{problem.key()[:12]}"
-        results[algo] = run_search(problem, algo, budget, seed, storage, name, resume, progress, worker, shared)
+        if jobs > 1:
+            _parallel(jobs, (model_dir, bank_path, tgt, area_budget, limit), algo, budget, seed, storage, name,
+                      resume)
+            resume = True    # the workers' journal is the result: read it back (no evaluation repeats)
+        results[algo] = run_search(problem, algo, budget, seed, storage, name, resume or jobs > 1, progress,
+                                   worker, shared)
     primary = algos[0]
     command = "axforge map " + " ".join(shlex.quote(a) for a in _argv_hint(model_dir, bank_path, budget, algos,
                                                                           target, out))
@@ -76,6 +83,47 @@ def map_flow(model_dir, bank_path=None, budget=200, algos=("autoapprox",), targe
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     write_json(out / "summary.json", summary)
     return summary
+
+
+def _worker(args, algo, budget, seed, storage, name, resume, index):
+    """One local worker process: rebuild the problem (PPA and accuracies come from the caches)."""
+    import torch
+
+    from axforge import toolenv
+    from axforge.models.layers import QuantConfig
+    from axforge.models.train import load_trained
+
+    from .bank import NetworkEvaluator, bank_candidates, load_bank
+    from .problem import MappingProblem
+    from .study import run_search
+    toolenv.setup()
+    torch.set_num_threads(1)
+    model_dir, bank_path, tgt, area_budget, limit = args
+    bank = load_bank(bank_path)
+    ev = NetworkEvaluator(load_trained(model_dir), QuantConfig(a_width=bank.a_width, b_width=bank.b_width,
+                                                               signed=bank.signed), limit)
+    problem = MappingProblem(ev.layers, ev.macs, bank_candidates(bank, False), ev, tgt, area_budget,
+                             bank.include_exact, digest=ev.digest)
+    run_search(problem, algo, budget, seed, storage, name, resume, False, worker=index, shared=True)
+
+
+def _parallel(jobs, args, algo, budget, seed, storage, name, resume):
+    """``jobs`` local worker processes sharing the study (Optuna storage) until it holds ``budget`` trials."""
+    import multiprocessing as mp
+
+    from .study import open_study
+    open_study(storage, name)        # create schema and study once, before the workers race for it
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_worker, args=(args, algo, budget, seed, storage, name, resume, k))
+             for k in range(jobs)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    bad = [p.exitcode for p in procs if p.exitcode]
+    if bad:
+        raise AxforgeError(f"Search workers must all succeed, not exit with {bad} (the study keeps their "
+                           "finished evaluations: rerun with --resume)")
 
 
 def _argv_hint(model_dir, bank_path, budget, algos, target, out):

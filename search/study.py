@@ -47,6 +47,9 @@ def open_study(storage, name, directions=("minimize", "maximize")):
     import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
+        if isinstance(storage, str) and storage.startswith("sqlite"):
+            # several local workers write to one SQLite file: wait for its lock instead of failing
+            storage = optuna.storages.RDBStorage(storage, engine_kwargs={"connect_args": {"timeout": 120}})
         return optuna.create_study(study_name=name, storage=storage, directions=list(directions),
                                    load_if_exists=True)
     except Exception as exc:   # noqa: BLE001 - any storage failure is the user's URL or file

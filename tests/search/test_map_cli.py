@@ -75,3 +75,19 @@ def test_bad_input_fails_before_any_work(bank_text, extra, message, model_dir, t
 def test_model_dir_without_checkpoint(bank, tmp_path, capsys):
     assert main(["map", "--model", str(tmp_path), "--bank", str(bank), "-o", str(tmp_path / "o"), "-q"]) == 2
     assert "Model directory must be a folder with model.pt" in capsys.readouterr().err
+
+
+def test_local_workers_share_one_study(model_dir, bank, tmp_path, capsys):
+    out = tmp_path / "par"
+    assert main(["map", "--model", str(model_dir), "--bank", str(bank), "--budget", "16", "--algo", "random",
+                 "--target", "loss=1", "--jobs", "2", "--no-check", "-o", str(out), "-q"]) == 0
+    import optuna
+    study = optuna.load_study(study_name=optuna.get_all_study_names(f"sqlite:///{out / 'study.db'}")[0],
+                              storage=f"sqlite:///{out / 'study.db'}")
+    workers = {t.user_attrs["worker"] for t in study.trials}
+    # both workers evaluated; a worker may finish one evaluation past the budget, and two workers may
+    # occasionally evaluate the same mapping at the same time (3 layers x 3 arrays = 27 mappings here)
+    assert workers == {0, 1} and 16 <= len(study.trials) <= 20
+    choices = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(set(choices)) >= 14
+    assert json.loads((out / "summary.json").read_text())["evaluations"]["random"] >= 16
