@@ -73,7 +73,8 @@ def _pareto_plot(problem, results, primary, path):
         sc = ax.scatter([e.energy_pj / 1e3 for e in ev], [100 * e.accuracy for e in ev], c=[e.area_um2 for e in ev],
                         cmap="viridis", norm=norm, marker=markers.get(algo, "o"), s=22 if algo == primary else 14,
                         alpha=0.85 if algo == primary else 0.45, label=f"{algo} ({len(ev)})",
-                        **({"edgecolors": "k", "linewidths": 0.3} if algo == primary else {}))
+                        **({"edgecolors": "k", "linewidths": 0.3}
+                           if algo == primary and markers.get(algo, "o") not in ("x", ".") else {}))
         front = front_of(problem, ev)
         ax.step([e.energy_pj / 1e3 for e in front], [100 * e.accuracy for e in front], where="post",
                 lw=1.2 if algo == primary else 0.7, alpha=0.9 if algo == primary else 0.5)
