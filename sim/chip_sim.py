@@ -22,8 +22,11 @@ def chip_luts(chip):
 # --no-public-flat-rw undoes the --public-flat-rw that cocotb's runner always passes
 # (Verilator takes the last of the two): with every net of the gate-level multipliers
 # reachable through VPI, a 16x16 array simulated ~5x slower. tb_access_vlt() makes
-# public only what tb_chip reaches. (-O3 and -CFLAGS -O2 were measured too: no faster
-# within the noise, and the 16x16 build took 15 min instead of 2.)
+# public only what tb_chip reaches. Measured on the 16x16 array and not kept: -CFLAGS -O2
+# (15 min build instead of 2, no faster), make's OPT_FAST=-O2 (no faster: 49-56 vs 47-49
+# us/cycle), -O3 --x-assign fast --x-initial fast (45 MB of C++ instead of 16, an 11 min
+# build, and slower: 74-92 vs 57-64 us/cycle). The model's code is per PE instance, so
+# a cycle runs through megabytes of it; compiler flags barely move that.
 TB_VERILATOR_ARGS = ("-fno-inline", "--no-public-flat-rw")
 
 
@@ -57,6 +60,9 @@ def run_chip_tb(chip, seed=1, testcase=None, simulator="verilator", model_luts=N
             env["AXF_RATE_VECTORS"] = str(rate_vectors)
         if simulator == "verilator":
             files = {**files, "tb_access.vlt": tb_access_vlt(chip)}
+            # Verilator applies VPI inertial writes itself (before the ReadOnly phase): without
+            # this, cocotb defers each cycle's writes to an extra ReadWrite trigger (~10 us/cycle).
+            env["COCOTB_TRUST_INERTIAL_WRITES"] = "1"
         run_tb(f"chip {chip.name} ({chip.top})", files, chip.top, "axforge.sim.tb_chip", env,
                simulator=simulator, seed=seed, testcase=testcase, verilator_args=TB_VERILATOR_ARGS)
         return json.loads(stats.read_text()) if stats.exists() else {}

@@ -92,6 +92,19 @@ def test_cocotb_build_makes_public_only_what_the_bench_reads():
         f'public_flat_rw -module "{one.top}" -var "*"']
 
 
+@pytest.mark.parametrize("width, signed", [(8, False), (8, True), (5, True), (4, False), (16, True), (1, False)])
+def test_testbench_packs_payloads_like_chip_sim(width, signed):
+    """The bench's vectorised packing gives the integers of chip_sim.pack, row by row."""
+    from axforge.sim.chip_sim import pack
+    from axforge.sim.tb_chip import _pack_rows
+    rng = np.random.default_rng(width)
+    lo, hi = (-(1 << (width - 1)), 1 << (width - 1)) if signed else (0, 1 << width)
+    x = rng.integers(lo, hi, (9, 13))
+    assert _pack_rows(x, width) == [pack(row, width) for row in x]
+    assert _pack_rows(x[3::-1], width) == [pack(x[i], width) for i in reversed(range(4))]
+    assert _pack_rows(np.zeros((0, 13), np.int64), width) == []
+
+
 @pytest.mark.cocotb
 @pytest.mark.parametrize("chip", [preset("tiny2x2"), ChipSpec.from_dict(CUSTOM)], ids=["tiny2x2", "mix3x4s"])
 def test_cocotb_bank(chip):
@@ -99,6 +112,8 @@ def test_cocotb_bank(chip):
     assert stats["latency_cycles"] == stats["formula_cycles"] == chip.rows + chip.cols - 1
     assert stats["input_cycles_for_M"] == stats["output_cycles_for_M"] == stats["M"]
     assert stats["backpressure_results_checked"] > 20
+    # the rate test streamed its vectors at one per cycle (plus the pipeline's latency)
+    assert stats["rate_cycles"] == stats["rate_vectors"] + chip.rows + chip.cols - 1
 
 
 @pytest.mark.cocotb
