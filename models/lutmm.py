@@ -332,14 +332,31 @@ class ProductTable:
             r = fa.shape[1]
             if "lowrank" not in cache:
                 gw = torch.from_numpy(fb).float()[wq - self.b_min]                  # (O, C/g, kh, kw, r)
-                term = int((np.abs(fa).max(0) * np.abs(fb).max(0)).max())       # bound of one (channel, j) product
-                cache["lowrank"] = (gw.permute(0, 1, 4, 2, 3).reshape(O, -1, *wq.shape[2:]).contiguous(),
-                                    torch.from_numpy(fa.T.copy()).float(), term)
-            gw, fa_t, term = cache["lowrank"]
+                gw = gw.permute(0, 1, 4, 2, 3).reshape(O, -1, *wq.shape[2:]).contiguous()
+                kr = gw[0].numel()
+                fa_max, fb_max = int(np.abs(fa).max()), int(np.abs(fb).max())
+                # split Fa = hi * 2^s + lo when one float32 convolution could not hold the sums exactly
+                # (two exact convolutions instead of many channel chunks)
+                shift = 0
+                while kr * fa_max * fb_max >= _F32_EXACT and shift < 24 and \
+                        kr * max(fa_max >> (shift + 1), (1 << (shift + 1)) - 1) * fb_max < kr * fa_max * fb_max:
+                    shift += 1
+                    if kr * max(fa_max >> shift, (1 << shift) - 1) * fb_max < _F32_EXACT:
+                        break
+                fa_t = torch.from_numpy(fa.T.copy())
+                parts = [(fa_t.float(), 1.0)] if not shift else [
+                    (torch.div(fa_t, 1 << shift, rounding_mode="floor").float(), float(1 << shift)),
+                    (torch.remainder(fa_t, 1 << shift).float(), 1.0)]
+                terms = [int(p.abs().max()) * fb_max for p, _ in parts]
+                cache["lowrank"] = (gw, parts, terms)
+            gw, parts, terms = cache["lowrank"]
             B, C, H, W = codes.shape
             idx = (codes - self.a_min).to(torch.int64)
-            fx = torch.stack([fa_t[j].take(idx) for j in range(r)], dim=2).reshape(B, C * r, H, W)
-            err = _int_conv(fx, gw, stride, dilation, groups, term)
+            err = None
+            for (fa_p, scale), term in zip(parts, terms):
+                fx = torch.stack([fa_p[j].take(idx) for j in range(r)], dim=2).reshape(B, C * r, H, W)
+                part = _int_conv(fx, gw, stride, dilation, groups, term)
+                err = part * scale if err is None else err.add_(part.mul_(scale))
             y += err / d if d != 1 else err    # exact: err is a multiple of d below 2^53
         return y, box
 
