@@ -60,9 +60,6 @@ def run_chip_tb(chip, seed=1, testcase=None, simulator="verilator", model_luts=N
             env["AXF_RATE_VECTORS"] = str(rate_vectors)
         if simulator == "verilator":
             files = {**files, "tb_access.vlt": tb_access_vlt(chip)}
-            # Verilator applies VPI inertial writes itself (before the ReadOnly phase): without
-            # this, cocotb defers each cycle's writes to an extra ReadWrite trigger (~10 us/cycle).
-            env["COCOTB_TRUST_INERTIAL_WRITES"] = "1"
         run_tb(f"chip {chip.name} ({chip.top})", files, chip.top, "axforge.sim.tb_chip", env,
                simulator=simulator, seed=seed, testcase=testcase, verilator_args=TB_VERILATOR_ARGS)
         return json.loads(stats.read_text()) if stats.exists() else {}

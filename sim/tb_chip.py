@@ -13,14 +13,13 @@ back-pressure), :class:`Scoreboard` compares them in order with
 ``x @ W`` computed through the LUT and wrapped to the accumulator width.
 
 One coroutine, :class:`CycleLoop`, runs the clock's cycles: each cycle it lets
-every stream drive its port on the falling edge, then samples the handshakes
+every stream drive its port at the falling edge, then samples the handshakes
 in the ReadOnly phase (two triggers a cycle, however many streams there are;
 one would not do: ``act_in__ready`` depends combinationally on
 ``res_out__ready`` and ``w_in__valid``, which are driven in the same cycle).
 Payloads are written and read as whole packed integers (packed with numpy,
 not element by element), and a port is written only when its value changes.
-:func:`~axforge.sim.chip_sim.run_chip_tb` sets ``COCOTB_TRUST_INERTIAL_WRITES``
-for Verilator, so the writes need no third (ReadWrite) trigger. Test code waits
+Writes are ``Immediate`` (no third, ReadWrite, trigger a cycle). Test code waits
 on the loop (:meth:`CycleLoop.until`), not on clock edges, so it wakes only when
 something it waits for happened.
 """
@@ -33,7 +32,8 @@ import numpy as np
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import Event, FallingEdge, ReadOnly
+from cocotb.handle import Immediate
+from cocotb.triggers import Event, FallingEdge, ReadOnly, Timer
 
 from axforge.sim.chip_sim import golden, unpack as _unpack
 
@@ -76,7 +76,7 @@ class _Port:
 
     def write(self, value):
         if value != self.last:
-            self.handle.value = value
+            self.handle.value = Immediate(value)
             self.last = value
 
 
@@ -141,15 +141,22 @@ class StreamSink:
 
 
 class CycleLoop:
-    """The one coroutine that awaits the clock: drive on the falling edge, sample in ReadOnly.
+    """The one coroutine that follows the clock: drive at the falling edge, sample in ReadOnly.
+
+    After the first falling edge the drive phase is a :class:`~cocotb.triggers.Timer`
+    one period later, at the same time as the next falling edge, not the edge's own
+    trigger: the writes (``Immediate``) then reach the model before it evaluates that
+    time step, and the 16x16 model evaluates once there instead of twice (once for the
+    clock, once more for the writes). The design has only rising-edge logic, so
+    inputs changing with the falling edge are sampled the same.
 
     ``cycle`` counts sampled cycles; a handshake sampled in cycle ``c`` takes
     effect at the rising edge that ends it, so state read in cycle ``c + 1``
     shows it. Writes requested with :meth:`poke` are applied in the next drive phase.
     """
 
-    def __init__(self, clk, streams):
-        self.clk, self.streams = clk, list(streams)
+    def __init__(self, clk, streams, period_ns=PERIOD_NS):
+        self.clk, self.streams, self.period_ns = clk, list(streams), period_ns
         self.cycle = 0
         self._pokes, self._waiters = [], []
 
@@ -171,10 +178,10 @@ class CycleLoop:
         await self.until(lambda: False, n)
 
     async def run(self):
-        falling, read_only = FallingEdge(self.clk), ReadOnly()
+        next_falling, read_only = Timer(self.period_ns, unit="ns"), ReadOnly()
         streams = self.streams
+        await FallingEdge(self.clk)
         while True:
-            await falling
             for port, value in self._pokes:
                 port.write(value)
             self._pokes.clear()
@@ -186,6 +193,7 @@ class CycleLoop:
                 s.sample(self.cycle)
             if self._waiters:
                 self._wake()
+            await next_falling
 
     def _wake(self):
         keep = []
