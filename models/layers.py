@@ -117,13 +117,14 @@ class _ApproxMixin:
         zx = int(self.act_qp.zero_point)
         zw = wqp.zero_point[n_slice] if wqp.zero_point.ndim else wqp.zero_point
         K = wmat.shape[0]
-        y = acc
+        y = acc.double()
         if zx:
-            y = y - zx * wmat.sum(0, keepdim=True)
+            y = y - zx * wmat.sum(0, keepdim=True, dtype=torch.float64)
         if wqp.zero_point.ndim or int(wqp.zero_point):
-            y = y - xq_rows.sum(1, keepdim=True) * zw + K * zx * zw
+            zw = zw.double() if torch.is_tensor(zw) else float(zw)
+            y = y - xq_rows.sum(1, keepdim=True, dtype=torch.float64) * zw + K * zx * zw
         sw = wqp.scale[n_slice] if wqp.scale.ndim else wqp.scale
-        return y.double() * (self.act_qp.scale.double() * sw.double())
+        return y * (self.act_qp.scale.double() * sw.double())
 
     def accumulators(self, x):
         """The raw integer accumulators (M, N) for input ``x`` (what the array outputs), with the operands."""
@@ -153,13 +154,13 @@ class ApproxLinear(_ApproxMixin, nn.Linear):
     def _float(self, x):
         return F.linear(x, self.weight, self.bias)
 
-    def _operands(self, x):
+    def _operands(self, x, as_float=False):
         wq, wqp = self._weights()
-        xq = quantize(x, self.act_qp).reshape(-1, self.in_features)
+        xq = quantize(x, self.act_qp, as_float=as_float).reshape(-1, self.in_features)
         return xq, wq.t(), wqp
 
     def _approx(self, x):
-        xq, wmat, wqp = self._operands(x)
+        xq, wmat, wqp = self._operands(x, as_float=True)     # float32 codes: no integer round trip
         acc = self._int_matmul(xq, wmat, 0)
         y = self._dequant(acc, xq, wmat, wqp, slice(None))
         if self.bias is not None:

@@ -202,7 +202,7 @@ class ProductTable:
         peak = max(1, int(self.table.abs().max()))
         chunk = max(1, min(K, (_F32_EXACT - 1) // peak))
         nchunks = -(-K // chunk)
-        xi = xq - self.a_min + torch.arange(K) * A                      # row of table k for value x
+        xi = xq.to(torch.int32) + (torch.arange(K, dtype=torch.int32) * A - self.a_min)   # row of table k for x
         if nchunks * chunk != K:                                         # pad to whole chunks with a zero row
             xi = torch.nn.functional.pad(xi, (0, nchunks * chunk - K), value=K * A)
         xi = xi.reshape(-1, chunk)
@@ -286,14 +286,14 @@ class ProductTable:
             cache["skel"] = (fa_ext.to(dt), gw, chunk, self.skeleton()[2], wsum)
         fa_ext, gw, chunk, d, wsum = cache["skel"]
         M = xq.shape[0]
-        xi = xq - self.a_min
+        xi = xq.to(torch.int32) - self.a_min
         y = torch.zeros(M, N, dtype=torch.float64)
         for k0 in range(0, K, chunk):
             fx = F.embedding(xi[:, k0:k0 + chunk], fa_ext).reshape(M, -1)
             y += (fx @ gw[k0:k0 + chunk].reshape(-1, N)).double()
         acc = torch.div(y.to(torch.int64), d, rounding_mode="floor")
         if self.b_mid:
-            acc += self.b_mid * (xq - self.a_mid).sum(1, keepdim=True)
+            acc += self.b_mid * (xq.sum(1, keepdim=True, dtype=torch.float64).to(torch.int64) - K * self.a_mid)
         if self.a_mid:
             acc += self.a_mid * wsum
         if self.a_mid and self.b_mid:
@@ -456,24 +456,32 @@ def _wrap(y, width, signed):
 
 
 def exact_matmul(xq, wq, a_mid=0, b_mid=0, max_prod=None):
-    """Exact integer ``xq @ wq`` with float GEMMs on centred operands (int64 result)."""
+    """Exact integer ``xq @ wq`` with float GEMMs on centred operands (int64 result).
+
+    The operands may be integer tensors or float32 tensors holding integer codes
+    (no integer round trip then)."""
     K = xq.shape[1]
-    xc, wc = xq - a_mid, wq - b_mid
     if max_prod is None:
-        max_prod = max(1, int(xc.abs().max()) if xc.numel() else 1) * max(1, int(wc.abs().max()) if wc.numel() else 1)
+        xa = (xq - a_mid).abs().max() if xq.numel() else 1
+        wa = (wq - b_mid).abs().max() if wq.numel() else 1
+        max_prod = max(1, int(xa)) * max(1, int(wa))
     max_prod = max(1, max_prod)
     if max_prod * min(K, 256) < _F32_EXACT:
         dt, chunk = torch.float32, max(1, (_F32_EXACT - 1) // max_prod)
     else:
         dt, chunk = torch.float64, max(1, (_F64_EXACT - 1) // max_prod)
-    xf, wf = xc.to(dt), wc.to(dt)
-    y = torch.zeros(xq.shape[0], wq.shape[1], dtype=torch.int64)
-    for k0 in range(0, K, chunk):
-        y += (xf[:, k0:k0 + chunk] @ wf[k0:k0 + chunk]).to(torch.int64)
+    xf = xq.to(dt) - a_mid if a_mid else xq.to(dt)
+    wf = wq.to(dt) - b_mid if b_mid else wq.to(dt)
+    if chunk >= K:
+        y = (xf @ wf).to(torch.int64)
+    else:
+        y = torch.zeros(xq.shape[0], wq.shape[1], dtype=torch.int64)
+        for k0 in range(0, K, chunk):
+            y += (xf[:, k0:k0 + chunk] @ wf[k0:k0 + chunk]).to(torch.int64)
     if b_mid:
-        y += b_mid * xc.sum(1, keepdim=True)
+        y += b_mid * xf.sum(1, keepdim=True, dtype=torch.float64).to(torch.int64)
     if a_mid:
-        y += a_mid * wc.sum(0, keepdim=True)
+        y += a_mid * wf.sum(0, keepdim=True, dtype=torch.float64).to(torch.int64)
     if a_mid and b_mid:
         y += K * a_mid * b_mid
     return y
