@@ -46,13 +46,10 @@ class QuantConfig:
         if self.acc_width and not self.tile_rows:
             raise bad_value("Quantisation key 'tile_rows'", self.tile_rows, "a positive integer when acc_width is set")
 
-    def default_spec(self):
-        from axforge.hdl.arith import MultSpec
-        return MultSpec.parse(f"exact:{self.a_width}x{self.b_width}{'s' if self.signed else 'u'}")
-
 
 class _ApproxMixin:
-    """Shared state of the approximate layers; subclasses provide ``_float`` and ``_matrices``."""
+    """Shared state of the approximate layers; subclasses provide ``_float``, ``_operands``, ``_approx``
+    and ``count_macs``."""
 
     def _setup(self, spec, config):
         self.spec = spec
@@ -94,11 +91,10 @@ class _ApproxMixin:
         return self._wq, self._wqp
 
     def _int_matmul(self, xq, wmat, cache_key):
-        """Accumulators of one (M, K) x (K, N) product and the zero-point-corrected integers."""
+        """The array's accumulators of one (M, K) x (K, N) product (weight tables cached per ``cache_key``)."""
         c = self.config
         cache = self._wcache.setdefault(cache_key, {})
-        acc = self.table.matmul(xq, wmat, c.path, c.acc_width, c.tile_rows, c.rank, cache)
-        return acc
+        return self.table.matmul(xq, wmat, c.path, c.acc_width, c.tile_rows, c.rank, cache)
 
     def forward(self, x):
         if self.calibrating:
