@@ -48,9 +48,14 @@ def map_flow(model_dir, bank_path=None, budget=200, algos=("autoapprox",), targe
     bank = load_bank(bank_path)                    # unknown multipliers fail here
     trained = load_trained(model_dir)              # a missing checkpoint fails here
     out = Path(out)
-    candidates = bank_candidates(bank, progress)
     config = QuantConfig(a_width=bank.a_width, b_width=bank.b_width, signed=bank.signed)
     evaluator = NetworkEvaluator(trained, config, limit)
+    if tgt[0] == "abs" and bank.include_exact:   # an unreachable target fails before the arrays are priced
+        exact_acc = evaluator({layer: None for layer in evaluator.layers})
+        if tgt[1] > exact_acc:
+            raise bad_value("Target accuracy", tgt[1],
+                            f"at most the exact network's {exact_acc:.4f} (nothing is expected above it)")
+    candidates = bank_candidates(bank, progress)
     problem = MappingProblem(evaluator.layers, evaluator.macs, candidates, evaluator, tgt, area_budget,
                              bank.include_exact, digest=evaluator.digest)
     problem.prepare()                              # an infeasible target fails here

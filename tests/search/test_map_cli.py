@@ -91,3 +91,18 @@ def test_local_workers_share_one_study(model_dir, bank, tmp_path, capsys):
     choices = [tuple(sorted(t.params.items())) for t in study.trials]
     assert len(set(choices)) >= 14
     assert json.loads((out / "summary.json").read_text())["evaluations"]["random"] >= 16
+
+
+def test_unreachable_target_fails_before_pricing_the_arrays(model_dir, tmp_path, capsys, monkeypatch):
+    import axforge.search.bank as bankmod
+
+    def no_ppa(*a, **k):
+        raise AssertionError("array PPA must not run for an unreachable target")
+    monkeypatch.setattr(bankmod, "bank_candidates", no_ppa)
+    bank = tmp_path / "bank.yaml"
+    bank.write_text("rows: 2\ncols: 2\nmultipliers: [exact:8x8u:arch=dadda, drum:8x8u:k=4]\n")
+    out = tmp_path / "out"
+    assert main(["map", "--model", str(model_dir), "--bank", str(bank), "--target", "0.9999", "-o", str(out),
+                 "-q"]) == 2
+    assert "Target accuracy must be at most the exact network's" in capsys.readouterr().err
+    assert not out.exists()
