@@ -225,30 +225,28 @@ class ApproxConv2d(_ApproxMixin, nn.Conv2d):
         ph, pw = self.padding
         if ph or pw:
             codes = F.pad(codes, (pw, pw, ph, ph), value=float(zx))
-        acc, box = self.table.conv2d(codes, wq, self.stride, self.dilation, self.groups, path,
-                                     self._wcache.setdefault("conv", {}))
-        O, K = wq.shape[0], wq[0].numel()
-        y = acc
-        if wqp.zero_point.ndim or int(wqp.zero_point):
-            zw = wqp.zero_point.double().reshape(1, -1, 1, 1) if wqp.zero_point.ndim else float(wqp.zero_point)
-            y = y - box.repeat_interleave(O // self.groups, dim=1) * zw + K * zx * zw
-        scale = self._conv_scale(wq, wqp, zx)
-        y = torch.addcmul(scale[1], y, scale[0])
-        return y.float()
+        core, box, const = self.table.conv2d_parts(codes, wq, self.stride, self.dilation, self.groups, path,
+                                                   self._wcache.setdefault("conv", {}))
+        # outputs = scale * (acc - zx * sum(w) - zw * box + K zx zw) + bias, with acc = core + b_mid box + const
+        coef, offset, scale = self._conv_affine(wq, wqp, zx, const)
+        y = core.mul_(scale)
+        B, O = y.shape[:2]
+        g = box.shape[1]
+        y.view(B, g, O // g, *y.shape[2:]).addcmul_(box.view(B, g, 1, *box.shape[2:]), coef.view(1, g, O // g, 1, 1))
+        return y.add_(offset).float()
 
-    def _conv_scale(self, wq, wqp, zx):
-        """Per-channel (multiplier, offset) that turn corrected accumulators into outputs (cached)."""
-        key = ("scale", zx, float(self.act_qp.scale))
+    def _conv_affine(self, wq, wqp, zx, const):
+        """Per output channel: the box coefficient, the offset and the scale of the fused dequantisation."""
+        key = ("affine", zx, float(self.act_qp.scale))
         if key not in self._wcache:
-            O = wq.shape[0]
-            sw = wqp.scale.double().reshape(1, -1, 1, 1) if wqp.scale.ndim else wqp.scale.double()
-            mult = (self.act_qp.scale.double() * sw) * torch.ones(1, O, 1, 1, dtype=torch.float64)
-            off = torch.zeros(1, O, 1, 1, dtype=torch.float64)
-            if zx:
-                off -= zx * wq.reshape(O, -1).sum(1).double().reshape(1, O, 1, 1) * mult
-            if self.bias is not None:
-                off += self.bias.detach().double().reshape(1, O, 1, 1)
-            self._wcache[key] = (mult, off)
+            O, K = wq.shape[0], wq[0].numel()
+            sw = wqp.scale.double() if wqp.scale.ndim else wqp.scale.double().expand(O)
+            zw = wqp.zero_point.double() if wqp.zero_point.ndim else wqp.zero_point.double().expand(O)
+            scale = self.act_qp.scale.double() * sw
+            ints = const.reshape(O) - zx * wq.reshape(O, -1).sum(1).double() + K * zx * zw
+            offset = ints * scale + (self.bias.detach().double() if self.bias is not None else 0.0)
+            coef = (self.table.b_mid - zw) * scale
+            self._wcache[key] = (coef, offset.reshape(1, O, 1, 1), scale.reshape(1, O, 1, 1))
         return self._wcache[key]
 
     def _approx_unfolded(self, x):

@@ -308,15 +308,17 @@ class ProductTable:
         Returns ``(acc, box)`` as float64 tensors holding exact integers: the
         accumulators (B, O, OH, OW) and the sum of the codes under each window per group (B, g, OH, OW).
         """
+        core, box, const = self.conv2d_parts(codes, wq, stride, dilation, groups, path, wcache)
+        return add_box(core, box, torch.full((wq.shape[0],), float(self.b_mid), dtype=torch.float64)) + const, box
+
+    def conv2d_parts(self, codes, wq, stride, dilation, groups, path, wcache=None):
+        """``acc = core + b_mid * box + const`` (per output channel) without materialising ``acc``:
+        ``core`` is the convolution of centred codes and weights plus the approximation error."""
         cache = wcache if wcache is not None else {}
         O, K = wq.shape[0], wq[0].numel()
-        og = O // groups
         if "exact" not in cache:
-            wc = (wq - self.b_min - (self.b_mid - self.b_min)).float()
-            const = torch.zeros(O, dtype=torch.float64)
-            if self.a_mid:
-                const += self.a_mid * wc.reshape(O, -1).sum(1).double()
-            const += K * self.a_mid * self.b_mid
+            wc = (wq - self.b_mid).float()
+            const = self.a_mid * wc.reshape(O, -1).sum(1).double()
             cache["exact"] = (wc, const.reshape(1, O, 1, 1),
                               torch.ones(groups, wq.shape[1], *wq.shape[2:], dtype=torch.float32))
         wc, const, box_w = cache["exact"]
@@ -324,9 +326,6 @@ class ProductTable:
         box = _int_conv(codes, box_w, stride, dilation, groups, max(abs(self.a_min), abs(self.a_max)))
         xc = codes - self.a_mid if self.a_mid else codes
         y = _int_conv(xc, wc, stride, dilation, groups, peak)
-        if self.b_mid:   # sum over the window of centred codes, times the weight offset
-            y += self.b_mid * (box - K * self.a_mid).repeat_interleave(og, dim=1)
-        y += const
         if path == "lowrank" and not self.is_exact:
             fa, fb, d, _ = self.skeleton()
             r = fa.shape[1]
@@ -358,7 +357,7 @@ class ProductTable:
                 part = _int_conv(fx, gw, stride, dilation, groups, term)
                 err = part * scale if err is None else err.add_(part.mul_(scale))
             y += err / d if d != 1 else err    # exact: err is a multiple of d below 2^53
-        return y, box
+        return y, box, const
 
     def conv_ok(self, path):
         """Whether :meth:`conv2d` can serve ``path`` (else the layer unfolds to matrix products)."""
@@ -444,6 +443,15 @@ def _skeleton(e, r):
     if peak >= _F64_EXACT:
         return None
     return fa.astype(np.int64), fb.astype(np.int64), int(d), peak
+
+
+def add_box(y, box, coef):
+    """``y + box * coef`` with ``box`` (B, g, H, W) per group and ``coef`` (O,) per output channel."""
+    B, O = y.shape[:2]
+    g = box.shape[1]
+    out = y.view(B, g, O // g, *y.shape[2:]).clone()
+    out.addcmul_(box.view(B, g, 1, *box.shape[2:]), coef.view(1, g, O // g, 1, 1))
+    return out.view_as(y)
 
 
 def _maxabs(lo, hi, mid):
