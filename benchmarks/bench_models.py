@@ -87,6 +87,9 @@ def resnet_bench(shape, label):
             bench(f"resnet8_{label}_approx_{path}_x_float", t / base, "x")
         q, _ = approximate(model, {}, [x[:256]])
         bench(f"resnet8_{label}_exact8bit_x_float", timeit(lambda: q(x), reps=3) / base, "x")
+        for text in LOWRANK:   # the same multiplier in every layer
+            q, _ = approximate(model, {n: text for n in names}, [x[:256]])
+            bench(f"resnet8_{label}_all_{text.split(':')[0]}_x_float", timeit(lambda: q(x), reps=3) / base, "x")
 
 
 def main():

@@ -337,11 +337,8 @@ class ProductTable:
                 # split Fa = hi * 2^s + lo when one float32 convolution could not hold the sums exactly
                 # (two exact convolutions instead of many channel chunks)
                 shift = 0
-                while kr * fa_max * fb_max >= _F32_EXACT and shift < 24 and \
-                        kr * max(fa_max >> (shift + 1), (1 << (shift + 1)) - 1) * fb_max < kr * fa_max * fb_max:
-                    shift += 1
-                    if kr * max(fa_max >> shift, (1 << shift) - 1) * fb_max < _F32_EXACT:
-                        break
+                if kr * fa_max * fb_max >= _F32_EXACT:   # the split that makes both parts smallest
+                    shift = min(range(1, 24), key=lambda t: max(fa_max >> t, (1 << t) - 1))
                 fa_t = torch.from_numpy(fa.T.copy())
                 parts = [(fa_t.float(), 1.0)] if not shift else [
                     (torch.div(fa_t, 1 << shift, rounding_mode="floor").float(), float(1 << shift)),
