@@ -300,20 +300,13 @@ class ProductTable:
             acc += K * self.a_mid * self.b_mid
         return acc, info
 
-    def conv2d(self, codes, wq, stride, dilation, groups, path, wcache=None):
-        """Accumulators of a convolution on padded activation codes (float32 tensor of integers) and
-        integer weights (O, C/g, kh, kw), through float convolutions that are exact by construction
-        (paths ``exact`` and ``lowrank`` with an integer skeleton).
-
-        Returns ``(acc, box)`` as float64 tensors holding exact integers: the
-        accumulators (B, O, OH, OW) and the sum of the codes under each window per group (B, g, OH, OW).
-        """
-        core, box, const = self.conv2d_parts(codes, wq, stride, dilation, groups, path, wcache)
-        return add_box(core, box, torch.full((wq.shape[0],), float(self.b_mid), dtype=torch.float64)) + const, box
-
     def conv2d_parts(self, codes, wq, stride, dilation, groups, path, wcache=None):
-        """``acc = core + b_mid * box + const`` (per output channel) without materialising ``acc``:
-        ``core`` is the convolution of centred codes and weights plus the approximation error."""
+        """A convolution's accumulators on padded activation codes (float32 tensor of integers) and
+        integer weights (O, C/g, kh, kw), through float convolutions that are exact by construction
+        (paths ``exact`` and ``lowrank`` with an integer skeleton), as parts:
+        ``acc = core + b_mid * box + const`` without materialising ``acc``. ``core`` (B, O, OH, OW) is
+        the convolution of centred codes and weights plus the approximation error, ``box`` (B, g, OH, OW)
+        the sum of the codes under each window per group, ``const`` (1, O, 1, 1); all float64 integers."""
         cache = wcache if wcache is not None else {}
         O, K = wq.shape[0], wq[0].numel()
         if "exact" not in cache:
@@ -357,7 +350,7 @@ class ProductTable:
         return y, box, const
 
     def conv_ok(self, path):
-        """Whether :meth:`conv2d` can serve ``path`` (else the layer unfolds to matrix products)."""
+        """Whether :meth:`conv2d_parts` can serve ``path`` (else the layer unfolds to matrix products)."""
         return path == "exact" or self.is_exact or (path == "lowrank" and self.skeleton() is not None)
 
 
@@ -442,15 +435,6 @@ def _skeleton(e, r):
     return fa.astype(np.int64), fb.astype(np.int64), int(d), peak
 
 
-def add_box(y, box, coef):
-    """``y + box * coef`` with ``box`` (B, g, H, W) per group and ``coef`` (O,) per output channel."""
-    B, O = y.shape[:2]
-    g = box.shape[1]
-    out = y.view(B, g, O // g, *y.shape[2:]).clone()
-    out.addcmul_(box.view(B, g, 1, *box.shape[2:]), coef.view(1, g, O // g, 1, 1))
-    return out.view_as(y)
-
-
 def _maxabs(lo, hi, mid):
     return max(abs(lo - mid), abs(hi - mid))
 
@@ -470,11 +454,8 @@ def exact_matmul(xq, wq, a_mid=0, b_mid=0, max_prod=None):
         xa = (xq - a_mid).abs().max() if xq.numel() else 1
         wa = (wq - b_mid).abs().max() if wq.numel() else 1
         max_prod = max(1, int(xa)) * max(1, int(wa))
-    max_prod = max(1, max_prod)
-    if max_prod * min(K, 256) < _F32_EXACT:
-        dt, chunk = torch.float32, max(1, (_F32_EXACT - 1) // max_prod)
-    else:
-        dt, chunk = torch.float64, max(1, (_F64_EXACT - 1) // max_prod)
+    dtype, chunk = _plan(max_prod, K)
+    dt = torch.float32 if dtype == "float32" else torch.float64
     xf = xq.to(dt) - a_mid if a_mid else xq.to(dt)
     wf = wq.to(dt) - b_mid if b_mid else wq.to(dt)
     if chunk >= K:

@@ -4,7 +4,6 @@ For every (layer, multiplier) pair: the accuracy of the quantised network when
 exactly that layer uses that multiplier and every other layer stays exact.
 """
 
-import json
 from pathlib import Path
 
 from axforge.paths import atomic_write_bytes, write_json
@@ -74,6 +73,3 @@ def write_sensitivity(result, out_dir):
     heatmap_png(result, out / "sensitivity.png")
     return out / "sensitivity.json", out / "sensitivity.png"
 
-
-def read_sensitivity(path):
-    return json.loads(Path(path).read_text())

@@ -1,6 +1,5 @@
 """``axforge map``: network + bank -> searched mappings -> report -> the chosen chip in Verilog, checked."""
 
-import json
 import shlex
 import time
 from pathlib import Path
@@ -35,29 +34,13 @@ def map_flow(model_dir, bank_path=None, budget=200, algos=("autoapprox",), targe
              out="out/map", seed=0, storage=None, resume=False, limit=None, pick="S", check=True,
              progress=True, worker=0, shared=False, study_prefix="", jobs=1):
     """The whole flow; returns a summary dict (also written as ``summary.json``)."""
-    from axforge.models.layers import QuantConfig
-    from axforge.models.train import load_trained
-
-    from .bank import NetworkEvaluator, bank_candidates, load_bank
-    from .problem import MappingProblem
     from .report import write_report
     from .study import run_search
     t0 = time.perf_counter()
     algos = list(algos)
     tgt = _validate(algos, budget, pick, target, area_budget, jobs)
-    bank = load_bank(bank_path)                    # unknown multipliers fail here
-    trained = load_trained(model_dir)              # a missing checkpoint fails here
     out = Path(out)
-    config = QuantConfig(a_width=bank.a_width, b_width=bank.b_width, signed=bank.signed)
-    evaluator = NetworkEvaluator(trained, config, limit)
-    if tgt[0] == "abs" and bank.include_exact:   # an unreachable target fails before the arrays are priced
-        exact_acc = evaluator({layer: None for layer in evaluator.layers})
-        if tgt[1] > exact_acc:
-            raise bad_value("Target accuracy", tgt[1],
-                            f"at most the exact network's {exact_acc:.4f} (nothing is expected above it)")
-    candidates = bank_candidates(bank, progress)
-    problem = MappingProblem(evaluator.layers, evaluator.macs, candidates, evaluator, tgt, area_budget,
-                             bank.include_exact, digest=evaluator.digest)
+    problem, bank, evaluator = build_problem(model_dir, bank_path, tgt, area_budget, limit, progress)
     problem.prepare()                              # an infeasible target fails here
     if storage is None:
         out.mkdir(parents=True, exist_ok=True)
@@ -90,25 +73,38 @@ def map_flow(model_dir, bank_path=None, budget=200, algos=("autoapprox",), targe
     return summary
 
 
-def _worker(args, algo, budget, seed, storage, name, resume, index):
-    """One local worker process: rebuild the problem (PPA and accuracies come from the caches)."""
-    import torch
-
-    from axforge import toolenv
+def build_problem(model_dir, bank_path, tgt, area_budget, limit, progress=True, check_target=True):
+    """(problem, bank, evaluator): the bank and the checkpoint are read first (bad input fails there),
+    an absolute target is checked against the exact network before the arrays are priced."""
     from axforge.models.layers import QuantConfig
     from axforge.models.train import load_trained
 
     from .bank import NetworkEvaluator, bank_candidates, load_bank
     from .problem import MappingProblem
+    bank = load_bank(bank_path)                    # unknown multipliers fail here
+    trained = load_trained(model_dir)              # a missing checkpoint fails here
+    config = QuantConfig(a_width=bank.a_width, b_width=bank.b_width, signed=bank.signed)
+    evaluator = NetworkEvaluator(trained, config, limit)
+    if check_target and tgt[0] == "abs" and bank.include_exact:   # fails before the arrays are priced
+        exact_acc = evaluator({layer: None for layer in evaluator.layers})
+        if tgt[1] > exact_acc:
+            raise bad_value("Target accuracy", tgt[1],
+                            f"at most the exact network's {exact_acc:.4f} (nothing is expected above it)")
+    problem = MappingProblem(evaluator.layers, evaluator.macs, bank_candidates(bank, progress), evaluator, tgt,
+                             area_budget, bank.include_exact, digest=evaluator.digest)
+    return problem, bank, evaluator
+
+
+def _worker(args, algo, budget, seed, storage, name, resume, index):
+    """One local worker process: rebuild the problem (PPA and accuracies come from the caches)."""
+    import torch
+
+    from axforge import toolenv
+
     from .study import run_search
     toolenv.setup()
     torch.set_num_threads(1)
-    model_dir, bank_path, tgt, area_budget, limit = args
-    bank = load_bank(bank_path)
-    ev = NetworkEvaluator(load_trained(model_dir), QuantConfig(a_width=bank.a_width, b_width=bank.b_width,
-                                                               signed=bank.signed), limit)
-    problem = MappingProblem(ev.layers, ev.macs, bank_candidates(bank, False), ev, tgt, area_budget,
-                             bank.include_exact, digest=ev.digest)
+    problem, _, _ = build_problem(*args, progress=False, check_target=False)
     run_search(problem, algo, budget, seed, storage, name, resume, False, worker=index, shared=True)
 
 
@@ -187,6 +183,3 @@ def check_layer(problem, evaluator, ev, chip, route_of, out):
                            "between the Verilog (cocotb) and the emulation")
     return res
 
-
-def load_summary(out):
-    return json.loads((Path(out) / "summary.json").read_text())

@@ -9,7 +9,7 @@ arrays on the chip; accuracy = the quantised network with approximate layers.
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -48,7 +48,6 @@ class Evaluation:
     area_um2: float
     acc_violation: float           # max(0, target - accuracy)
     area_violation: float          # max(0, area / budget - 1)
-    extra: dict = field(default_factory=dict, compare=False)
 
     @property
     def feasible(self):
