@@ -17,18 +17,17 @@ def run_layer_tb(chip, x, w, route, seed=1):
 
     Returns the accumulators (M, N) int64, tiles added by the host.
     """
-    from axforge.generators.chip import chip_verilog
-    from .chip_sim import TB_VERILATOR_ARGS, check_workload, chip_luts, tb_access_vlt
+    from .chip_sim import TB_VERILATOR_ARGS, check_workload, chip_luts, tb_files
     from .cocotb_run import run_tb
     x, w = check_workload(chip, x, w)
-    files = {**chip_verilog(chip), "tb_access.vlt": tb_access_vlt(chip)}
+    top, files = tb_files(chip)
     work = Path(tempfile.mkdtemp(dir=cache_dir(), prefix=".layertb."))
     try:
         np.savez(work / "luts.npz", **{f"lut{k}": lut for k, lut in enumerate(chip_luts(chip))})
         np.savez(work / "wl.npz", x=x, w=w, route=route)
         env = {"AXF_CHIP": json.dumps(chip.to_dict()), "AXF_LUTS": str(work / "luts.npz"),
                "AXF_WORKLOAD": str(work / "wl.npz"), "AXF_RESULT": str(work / "y.npz"), "AXF_SEED": str(seed)}
-        run_tb(f"chip {chip.name} ({chip.top})", files, chip.top, "axforge.sim.tb_layer", env, seed=seed,
+        run_tb(f"chip {chip.name} ({chip.top})", files, top, "axforge.sim.tb_layer", env, seed=seed,
                verilator_args=TB_VERILATOR_ARGS)
         return np.load(work / "y.npz")["y"]
     finally:

@@ -3,8 +3,9 @@
 Configured through environment variables (set by :func:`axforge.sim.layer_check.run_layer_tb`):
 ``AXF_CHIP`` (chip JSON), ``AXF_LUTS`` (npz of the arrays' RTL LUTs), ``AXF_WORKLOAD`` (npz with
 integer ``x`` (M, K), ``w`` (K, N) and ``route``), ``AXF_RESULT`` (where ``y`` is written, npz),
-``AXF_SEED``. The product runs tile by tile (R x C weight tiles, zero-padded at the edges) with
-idle cycles and back-pressure; the bench's scoreboard checks every beat against the LUT golden,
+``AXF_SEED``. The product runs tile by tile (R x C weight tiles, zero-padded at the edges), the
+activations through the burst transactor (:meth:`TB.stream_burst`) with idle cycles and
+back-pressure; the bench's scoreboard checks every beat against the LUT golden,
 and the host-side sum of the tiles is written for the caller to compare with the emulation.
 """
 
@@ -39,8 +40,7 @@ async def test_layer(dut):
             xt[:, :min(R, K - k0)] = x[:, k0:k0 + R]
             start = len(tb.sink.beats)
             await tb.load_weights(wt)
-            await tb.stream(xt, golden(xt, wt, luts[route], chip))
-            await tb.drain(start + M)
+            await tb.stream_burst(xt, golden(xt, wt, luts[route], chip))
             got = np.array([_unpack(b, chip["acc_width"], C, chip["signed"]) for b in tb.sink.beats[start:]])
             y[:, n0:n0 + C] += got[:, :min(C, N - n0)]
     tb.board.check(tb.sink.beats)

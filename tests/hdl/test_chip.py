@@ -8,7 +8,7 @@ import pytest
 from axforge.cli import main
 from axforge.errors import AxforgeError
 from axforge.generators.chip import PRESETS, ChipSpec, chip_verilog, emit_chip, load_chip, preset
-from axforge.sim.chip_sim import TB_VERILATOR_ARGS, chip_luts, run_chip_tb, tb_access_vlt
+from axforge.sim.chip_sim import TB_VERILATOR_ARGS, chip_luts, run_chip_tb, tb_access_vlt, tb_files
 from axforge.sim.verilator import lint
 
 
@@ -81,15 +81,29 @@ CUSTOM = {"name": "mix3x4", "rows": 3, "cols": 4, "a_width": 5, "b_width": 4, "s
 
 
 def test_cocotb_build_makes_public_only_what_the_bench_reads():
-    """cocotb's --public-flat-rw is undone; the bank's ports and array 1's PE registers stay readable."""
+    """cocotb's --public-flat-rw is undone; the bench top's ports and array 1's PE registers stay readable."""
     assert "--no-public-flat-rw" in TB_VERILATOR_ARGS
     chip = preset("tiny2x2")
+    top, files = tb_files(chip)
+    assert top == f"axf_tb_{chip.top}" and list(files)[0] == f"{top}.v" and "tb_access.vlt" in files
     rules = [ln for ln in tb_access_vlt(chip).splitlines() if ln.startswith("public")]
-    assert rules == [f'public_flat_rw -module "{chip.top}" -var "*"'] + [
+    assert rules == [f'public_flat_rw -module "{top}" -var "*"'] + [
         f'public_flat_rd -module "{chip.pe_module(1)}" -var "{n}"' for n in ("a_out", "w_out", "psum_out")]
     one = ChipSpec.from_dict({"rows": 2, "cols": 2, "multipliers": ["exact:8x8u"]})
     assert [ln for ln in tb_access_vlt(one).splitlines() if ln.startswith("public")] == [
-        f'public_flat_rw -module "{one.top}" -var "*"']
+        f'public_flat_rw -module "axf_tb_{one.top}" -var "*"']
+
+
+@pytest.mark.parametrize("chip", [preset("tiny2x2"), ChipSpec.from_dict(CUSTOM)], ids=["tiny2x2", "mix3x4s"])
+def test_bench_top_is_lint_clean(chip, tmp_path):
+    """The burst transactor around the chip passes verilator -Wall too (the bench builds it)."""
+    top, files = tb_files(chip, simulator="icarus")
+    for n, t in files.items():
+        (tmp_path / n).write_text(t)
+    paths = [tmp_path / n for n in files if n.endswith(".vlt")] + [tmp_path / n for n in files if n.endswith(".v")]
+    assert lint(paths, top) == []
+    text = files[f"{top}.v"]
+    assert f"{chip.top} chip (" in text and f"input [{256 * chip.rows * chip.a_width - 1}:0] burst_beats;" in text
 
 
 @pytest.mark.parametrize("width, signed", [(8, False), (8, True), (5, True), (4, False), (16, True), (1, False)])
@@ -114,6 +128,9 @@ def test_cocotb_bank(chip):
     assert stats["backpressure_results_checked"] > 20
     # the rate test streamed its vectors at one per cycle (plus the pipeline's latency)
     assert stats["rate_cycles"] == stats["rate_vectors"] + chip.rows + chip.cols - 1
+    # ... and through one burst: the start cycle, the vectors, the drain allowance, the read-back cycle
+    assert stats["burst_rate_cycles"] == stats["rate_vectors"] + chip.rows + chip.cols + 4
+    assert stats["burst_results_checked"] > stats["burst_depth"] * len(chip.mult_specs)
 
 
 @pytest.mark.cocotb
