@@ -15,6 +15,7 @@ import torch  # noqa: E402
 from axforge import toolenv  # noqa: E402
 from axforge.hdl.arith import MultSpec  # noqa: E402
 from axforge.models.layers import QuantConfig, approximate, layer_names  # noqa: E402
+from axforge.models import lutmm  # noqa: E402
 from axforge.models.lutmm import ProductTable  # noqa: E402
 from axforge.models.zoo import build_model  # noqa: E402
 
@@ -61,15 +62,20 @@ def matmul_bench():
     t_lut = timeit(lambda: t.matmul(xf, w, "lut", wcache=cache))
     bench(f"lut_path_rank{t.exact_rank()}_x_gemm", t_lut / base, "x")
     bench("lut_path_ms", t_lut * 1e3, "ms")
+    bench("int8_gemm_route", float(lutmm.INT8_GEMM), "bool")
     bench("exact_path_x_gemm", timeit(lambda: t.matmul(xf, w, "exact")) / base, "x")
+    routes = [("", lutmm.INT8_GEMM)] + ([("_float_route", False)] if lutmm.INT8_GEMM else [])
     for text in LOWRANK:
         t = ProductTable(MultSpec.parse(text))
-        cache = {}
-        y = t.matmul(xf, w, "lowrank", wcache=cache)
-        assert torch.equal(y, t.matmul(x, w, "lut")), f"{text}: lowrank differs from lut"
         info = t.lowrank_info(K)
         key = text.split(":")[0] + f"_rank{info.rank}"
-        bench(f"lowrank_{key}_x_gemm", timeit(lambda: t.matmul(xf, w, "lowrank", wcache=cache)) / base, "x")
+        for suffix, int8 in routes:   # the int8-GEMM route where the CPU has one, and the float route
+            lutmm.INT8_GEMM = int8
+            cache = {}
+            y = t.matmul(xf, w, "lowrank", wcache=cache)
+            assert torch.equal(y, t.matmul(x, w, "lut")), f"{text}: lowrank differs from lut"
+            bench(f"lowrank_{key}{suffix}_x_gemm", timeit(lambda: t.matmul(xf, w, "lowrank", wcache=cache)) / base, "x")
+        lutmm.INT8_GEMM = routes[0][1]
 
 
 def resnet_bench(shape, label):

@@ -6,6 +6,7 @@ import torch
 
 from axforge.errors import AxforgeError
 from axforge.hdl.arith import MultSpec
+from axforge.models import lutmm
 from axforge.models.lutmm import ProductTable, exact_matmul
 
 
@@ -102,3 +103,35 @@ def test_bad_path_and_out_of_range_operands():
         t.resolve("fast")
     with pytest.raises(AxforgeError, match=r"Quantised activations must lie in \[0, 255\], not \[0, 256\]"):
         t.check_operands(torch.tensor([[256, 0]]), torch.zeros(2, 1, dtype=torch.int64))
+
+
+@pytest.mark.parametrize("text", ["trunc:8x8u:k=6,comp=const", "drum:8x8s:k=4", "bam:8x8u:h=2,v=7",
+                                  "mitchell:8x8u:ec=1", "trunc:6x4s:k=3", "exact:8x8u"])
+def test_int8_and_float_gemm_paths_agree(text, monkeypatch):
+    """The int8-GEMM route (digit-split skeleton factors) and the float route give the LUT's sums,
+    from float32 codes and from integer tensors, and leave the caller's operands untouched."""
+    t = ProductTable(MultSpec.parse(text))
+    x, w = operands(t, 41, 77, 13, seed=3)
+    want = naive(t, x, w)
+    for int8 in (True, False):
+        monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
+        assert t.int8_ok() == (int8 and t.a_width <= 8 and t.b_width <= 8)
+        for xin in (x.clone(), x.float()):
+            before = xin.clone()
+            assert torch.equal(t.matmul(xin, w, "lowrank", wcache={}), want), (int8, xin.dtype)
+            assert torch.equal(t.matmul(xin, w, "exact"), x @ w), (int8, xin.dtype)
+            assert torch.equal(xin, before), "the operands were modified"
+
+
+def test_int8_digits_and_chunked_int_gemm():
+    rng = np.random.default_rng(0)
+    v = rng.integers(-(1 << 40), 1 << 40, 500)
+    digits = lutmm._i8_digits(v)
+    assert all(d.min() >= -128 and d.max() <= 127 for d in digits)
+    assert (sum(d.astype(object) * 256 ** i for i, d in enumerate(digits)) == v.astype(object)).all()
+    assert len(lutmm._i8_digits(np.array([127, -128]))) == 1 and len(lutmm._i8_digits(np.array([128]))) == 2
+    a = torch.randint(-128, 128, (9, 50), dtype=torch.int8)
+    b = torch.randint(-128, 128, (50, 7), dtype=torch.int8)
+    # a peak this large forces one-column K-chunks; the sum stays exact
+    assert torch.equal(lutmm._imm(a, b, lutmm._I32_MAX), a.long() @ b.long())
+    assert torch.equal(lutmm._imm(a, b, 1 << 14), a.long() @ b.long())
