@@ -405,10 +405,15 @@ class ProductTable:
             wc = (wq - self.b_mid).float()
             const = self.a_mid * wc.reshape(O, -1).sum(1).double()
             cache["exact"] = (wc, const.reshape(1, O, 1, 1),
-                              torch.ones(groups, wq.shape[1], *wq.shape[2:], dtype=torch.float32))
+                              torch.ones(groups, 1, *wq.shape[2:], dtype=torch.float32))
         wc, const, box_w = cache["exact"]
         peak = _maxabs(self.a_min, self.a_max, self.a_mid) * _maxabs(self.b_min, self.b_max, self.b_mid)
-        box = _int_conv(codes, box_w, stride, dilation, groups, max(abs(self.a_min), abs(self.a_max)))
+        # the window sums of the codes: summed over each group's channels first, then one
+        # single-channel box convolution per group (a fraction of a full-width convolution's cost)
+        B, C, H, W = codes.shape
+        cg = C // groups
+        csum = codes.view(B, groups, cg, H, W).sum(2) if cg > 1 else codes
+        box = _int_conv(csum, box_w, stride, dilation, groups, cg * max(abs(self.a_min), abs(self.a_max)))
         xc = codes - self.a_mid if self.a_mid else codes
         y = _int_conv(xc, wc, stride, dilation, groups, peak)
         if path == "lowrank" and not self.is_exact:
@@ -431,7 +436,6 @@ class ProductTable:
                 terms = [int(p.abs().max()) * fb_max for p, _ in parts]
                 cache["lowrank"] = (gw, parts, terms)
             gw, parts, terms = cache["lowrank"]
-            B, C, H, W = codes.shape
             idx = (codes - self.a_min).to(torch.int64)
             err = None
             for (fa_p, scale), term in zip(parts, terms):
