@@ -192,8 +192,10 @@ def run_workload(chip, x, w, route=0, saif_path=None, netlist=None, pdk=None):
     key = sha256_text("chip|noinline0|" + json.dumps(files, sort_keys=True) + f"|{saif}|{CHIP_HARNESS.read_text()}")
     # RTL: modules stay un-inlined, so 256 PEs share one PE's code (a 16x16 array
     # compiles in seconds, not minutes); the flat mapped netlist has one module anyway.
+    # -fno-dfg: Verilator's dataflow-graph pass took 5 of its 13 s on the 16x16 array and
+    # grew the C++ from 13 to 16 MB; a workload runs a few thousand cycles, so build time rules.
     exe = build_harness(key, files, chip.top, saif=saif, opt="-O0",
-                        source=CHIP_HARNESS, vextra=("-fno-inline",) if netlist is None else ())
+                        source=CHIP_HARNESS, vextra=("-fno-inline", "-fno-dfg") if netlist is None else ())
     words, tiles, rw = workload_words(chip, x, w, route)
     with tempfile.TemporaryDirectory(dir=cache_dir(), prefix=".wl.") as tmp:
         inp, outp = Path(tmp) / "wl.bin", Path(tmp) / "out.bin"

@@ -27,14 +27,46 @@ VFLAGS = ["-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert"]
 
 def _run(cmd, cwd, what):
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if proc.returncode != 0:
+    _check(proc.returncode, proc.stdout + proc.stderr, cwd, what)
+    return proc
+
+
+# Verilator C++ above this size compiles in one unit per core (a 16x16 array: 16 MB, 15 s as one unit)
+_SPLIT_BYTES = 4 << 20
+
+
+def _split_units(obj, cpps):
+    """The model's C++ files in groups of similar size, one per core when it is big (else one group)."""
+    sizes = {c: (obj / c).stat().st_size for c in cpps}
+    jobs = min(os.cpu_count() or 1, 8)
+    if jobs < 2 or sum(sizes.values()) < _SPLIT_BYTES:
+        return [cpps]
+    groups = [[] for _ in range(jobs)]
+    load = [0] * jobs
+    for c in sorted(cpps, key=lambda c: -sizes[c]):   # largest first onto the lightest group
+        i = load.index(min(load))
+        groups[i].append(c)
+        load[i] += sizes[c]
+    return [g for g in groups if g]
+
+
+def _run_all(cmds, cwd, what):
+    """Run commands side by side; like :func:`_run` for the first that fails."""
+    procs = [subprocess.Popen(c, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for c in cmds]
+    outs = [p.communicate()[0] for p in procs]
+    for p, out in zip(procs, outs):
+        _check(p.returncode, out, cwd, what)
+
+
+def _check(code, out, cwd, what):
+    """Raise with the first error line (and keep the whole log) when a step failed."""
+    if code != 0:
         log = Path(cwd) / f"{what}.log"
-        log.write_text(proc.stdout + proc.stderr)
-        first = next((ln for ln in (proc.stdout + proc.stderr).splitlines() if "rror" in ln),
-                     (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"])
+        log.write_text(out)
+        first = next((ln for ln in out.splitlines() if "rror" in ln), out.strip().splitlines()[-1:] or ["?"])
         first = first if isinstance(first, str) else first[0]
         raise AxforgeError(f"{what} failed: {first.strip()} (full log: {log})")
-    return proc
 
 
 def _includes(root):
@@ -145,7 +177,6 @@ def build_harness(key, files, top, clocked=False, saif=False, opt=None, source=N
     exe = cache_dir() / "harness" / f"{key}-{sha256_text(recipe)[:16]}" / "sim"
     if exe.exists():
         return exe
-    runtime = _runtime(saif)
     header = None
     if sliced_widths is not None:
         from .bitslice import SLICE_TOP, bitslice_top
@@ -159,17 +190,35 @@ def build_harness(key, files, top, clocked=False, saif=False, opt=None, source=N
     try:
         for name, text in files.items():
             (work / name).write_text(text)
-        _run([toolenv.verilator_bin(), "--cc", *sorted(files, key=lambda n: not n.endswith(".vlt")),
-              "--top-module", top, "--prefix", "Vdut", "--Mdir", "obj", *VFLAGS, *vflags,
-              "-Wno-fatal", "-Wno-lint", "-Wno-style"], work, "Verilator")
+        # Verilator runs while the shared runtime compiles (when it is not cached yet)
+        verilate = subprocess.Popen(
+            [toolenv.verilator_bin(), "--cc", *sorted(files, key=lambda n: not n.endswith(".vlt")),
+             "--top-module", top, "--prefix", "Vdut", "--Mdir", "obj", *VFLAGS, *vflags,
+             "-Wno-fatal", "-Wno-lint", "-Wno-style"], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True)
+        try:
+            runtime = _runtime(saif)
+        finally:
+            out = verilate.communicate()[0]
+        _check(verilate.returncode, out, work, "Verilator")
         unity = work / "unity.cpp"
         cpps = sorted(p.name for p in (work / "obj").glob("*.cpp"))
         if header is not None:
             (work / "axf_slice.h").write_text(header)
-        unity.write_text("".join(f'#include "obj/{c}"\n' for c in cpps)
-                         + ('#include "axf_slice.h"\n' if header is not None else "") + f'#include "{src}"\n')
-        _run(["g++", *cxx, *defines, *_pch(cxx + defines, saif), *_includes(root), "-Iobj", "unity.cpp",
-              *map(str, runtime), "-o", "sim", "-pthread"], work, "C++ compile")
+        flags = [*cxx, *defines, *_pch(cxx + defines, saif), *_includes(root), "-Iobj"]
+        groups = _split_units(work / "obj", cpps) if header is None else [cpps]
+        if len(groups) == 1:
+            unity.write_text("".join(f'#include "obj/{c}"\n' for c in cpps)
+                             + ('#include "axf_slice.h"\n' if header is not None else "") + f'#include "{src}"\n')
+            _run(["g++", *flags, "unity.cpp", *map(str, runtime), "-o", "sim", "-pthread"], work, "C++ compile")
+        else:   # a big model: its C++ in one unit per core, compiled side by side, then linked
+            units = [f"unit{i}.cpp" for i in range(len(groups))] + ["unit_main.cpp"]
+            for name, group in zip(units, groups):
+                (work / name).write_text("".join(f'#include "obj/{c}"\n' for c in group))
+            (work / "unit_main.cpp").write_text(f'#include "{src}"\n')
+            _run_all([["g++", *flags, "-c", u, "-o", u[:-4] + ".o"] for u in units], work, "C++ compile")
+            _run(["g++", *cxx, *(u[:-4] + ".o" for u in units), *map(str, runtime), "-o", "sim", "-pthread"],
+                 work, "C++ link")
         os.replace(work / "sim", exe)
     except AxforgeError as exc:  # keep the failed step's log: the work dir is removed below
         msg = str(exc)
