@@ -55,3 +55,32 @@ def test_whole_library_rtl_equals_model(signed):
         assert np.array_equal(lut, spec.model(a, b)), str(spec)
         luts.add(lut.tobytes())
     assert len(luts) >= (150 if not signed else 40)
+
+
+def test_big_models_compile_in_one_unit_per_core(tmp_path, monkeypatch):
+    """Verilator C++ above the size limit is split into balanced groups, one per core; small stays whole."""
+    from axforge.sim import verilator as V
+    sizes = {f"Vdut_{i}.cpp": s for i, s in enumerate([900, 800, 700, 300, 200, 100, 50])}
+    for name, size in sizes.items():
+        (tmp_path / name).write_bytes(b"x" * size)
+    cpps = sorted(sizes)
+    monkeypatch.setattr(V.os, "cpu_count", lambda: 2)
+    assert V._split_units(tmp_path, cpps) == [cpps]                  # below _SPLIT_BYTES
+    monkeypatch.setattr(V, "_SPLIT_BYTES", 1000)
+    groups = V._split_units(tmp_path, cpps)
+    assert len(groups) == 2 and sorted(sum(groups, [])) == cpps
+    loads = [sum(sizes[c] for c in g) for g in groups]
+    assert abs(loads[0] - loads[1]) <= 100                             # 1550 and 1500 bytes
+    monkeypatch.setattr(V.os, "cpu_count", lambda: 1)
+    assert V._split_units(tmp_path, cpps) == [cpps]
+
+
+def test_a_verilog_error_is_reported_with_its_log(tmp_path):
+    """A harness build that Verilator rejects raises one AxforgeError naming the step and a kept log."""
+    from axforge.errors import AxforgeError
+    from axforge.sim.verilator import build_harness
+    bad = {"broken.v": "module broken(input a, output y);\n  assign y = a +;\nendmodule\n"}
+    with pytest.raises(AxforgeError, match=r"Verilator failed: .*full log: .*\.log") as exc:
+        build_harness("test-broken-" + str(tmp_path.name), bad, "broken")
+    log = str(exc.value).rsplit("full log: ", 1)[1].rstrip(")")
+    assert "syntax error" in open(log).read()
