@@ -223,6 +223,26 @@ def cmd_chip_sim(args):
     return 0
 
 
+def cmd_chip_verify(args):
+    from axforge.errors import bad_value
+    from axforge.sim.chip_sim import TB_TESTS, run_chip_tb
+    chip = _chip_arg(args)
+    if args.test and args.test not in TB_TESTS:
+        raise bad_value("Test", args.test, "one of " + ", ".join(TB_TESTS))
+    if args.rate_vectors < 1:
+        raise bad_value("Option --rate-vectors", args.rate_vectors, "a positive integer")
+    t0 = time.perf_counter()
+    try:
+        stats = run_chip_tb(chip, seed=args.seed, testcase=args.test, rate_vectors=args.rate_vectors)
+    except AssertionError as exc:   # a failed check: the message names the test and keeps the log
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    summary = {"chip": chip.name, "top": chip.top, "tests": [args.test] if args.test else list(TB_TESTS),
+               "passed": True, "seed": args.seed, **stats, "seconds": round(time.perf_counter() - t0, 1)}
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
 def _activity_png(rep, chip, path):
     import io
 
@@ -342,6 +362,14 @@ def build_parser():
     cs.add_argument("--activity", action="store_true", help="toggle counts per PE / per array + heatmap")
     cs.add_argument("-o", "--output", required=True)
     cs.set_defaults(func=cmd_chip_sim)
+    cv = csub.add_parser("verify", help="the cocotb testbench on the chip's Verilog (Verilator): random tiles, "
+                         "back-pressure, reset mid-stream, ROUTE switches, latency, bursts, stream rate")
+    cv.add_argument("chip", nargs="?", help="chip YAML")
+    cv.add_argument("--preset", help="a built-in chip instead of a YAML")
+    cv.add_argument("--test", help="run only this test (default: all)")
+    cv.add_argument("--seed", type=int, default=1, help="seed of the matrices, idle cycles and back-pressure")
+    cv.add_argument("--rate-vectors", type=int, default=64, help="vectors streamed by test_stream_rate")
+    cv.set_defaults(func=cmd_chip_verify)
 
     from .cli_map import add_map_parser
     from .cli_model import add_model_parser

@@ -381,10 +381,20 @@ class ProductTable:
                     groups.append((shift, packed, p, wt))
             cache["i8"] = groups
         acc = _i8_exact(xq, wq, self.a_mid, self.b_mid)
-        idx = _codes_index(xq, self.a_min)
+        # scratch buffers kept with the weights: a fresh ~20 MB tensor per call costs page faults
+        # whose price varies with the machine's load more than the gather itself
+        scratch = cache.get("i8_scratch")
+        if scratch is None or scratch[0] != M:
+            scratch = (M, torch.empty(M * K, dtype=torch.int64),
+                       {p: torch.empty(M * K, dtype=_PACKED[p]) for _, _, p, _ in cache["i8"]})
+            cache["i8_scratch"] = scratch
+        _, idx, outs = scratch
+        idx.copy_(xq.reshape(-1))
+        if self.a_min:
+            idx.sub_(self.a_min)
         err = None
         for shift, packed, p, wt in cache["i8"]:
-            g = torch.take(packed, idx).view(torch.int8).view(M, K * p)
+            g = torch.take(packed, idx, out=outs[p]).view(torch.int8).view(M, K * p)
             part = _imm(g, wt, 1 << 14)
             if shift:
                 part <<= shift

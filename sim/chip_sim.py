@@ -8,7 +8,7 @@ import numpy as np
 
 from axforge.paths import cache_dir
 
-__all__ = ["chip_luts", "run_chip_tb", "tb_access_vlt", "tb_files", "tb_wrapper", "TB_VERILATOR_ARGS",
+__all__ = ["chip_luts", "run_chip_tb", "TB_TESTS", "tb_access_vlt", "tb_files", "tb_wrapper", "TB_VERILATOR_ARGS",
            "run_workload", "golden_matmul",
            "golden", "pack", "unpack", "pe_activity", "saif_tree", "check_workload", "tiles_of"]
 
@@ -53,6 +53,11 @@ def tb_files(chip, simulator="verilator"):
     if simulator == "verilator":
         files["tb_access.vlt"] = tb_access_vlt(chip)
     return top, files
+
+
+# the cocotb tests of axforge.sim.tb_chip, in the order they run
+TB_TESTS = ("test_matmul_backpressure_and_route", "test_latency_and_throughput", "test_reset_mid_stream",
+            "test_idle_arrays_hold_still", "test_burst_backpressure", "test_stream_rate")
 
 
 def run_chip_tb(chip, seed=1, testcase=None, simulator="verilator", model_luts=None, rate_vectors=None):

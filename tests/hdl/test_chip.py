@@ -194,3 +194,30 @@ def test_chip_ppa_reports_array_and_multiplier_energy(tmp_path, capsys):
                                  (tmp_path / "q" / "ppa.json").read_text())[1])())
     assert exact["area_um2"] == data["area_um2"]           # same chip
     assert exact["mult_energy_pj_per_op"] > data["mult_energy_pj_per_op"]   # truncation saves energy
+
+
+def test_tb_tests_lists_the_benchs_cocotb_tests():
+    """chip verify offers exactly the bench's cocotb tests, in the order cocotb runs them."""
+    import inspect
+
+    from axforge.sim import tb_chip
+    from axforge.sim.chip_sim import TB_TESTS
+    src = inspect.getsource(tb_chip)
+    defined = sorted((n for n in vars(tb_chip) if n.startswith("test_")), key=lambda n: src.index(f"def {n}("))
+    assert tuple(defined) == TB_TESTS
+
+
+def test_chip_verify_cli_errors(capsys):
+    assert main(["chip", "verify", "--preset", "tiny2x2", "--test", "test_nope"]) == 2
+    err = capsys.readouterr().err
+    assert "Test must be one of test_matmul_backpressure_and_route" in err and err.count("\n") == 1
+    assert main(["chip", "verify", "--preset", "tiny2x2", "--rate-vectors", "0"]) == 2
+    assert "--rate-vectors must be a positive integer, not 0" in capsys.readouterr().err
+
+
+@pytest.mark.cocotb
+def test_chip_verify_cli_runs_the_cocotb_bench(capsys):
+    assert main(["chip", "verify", "--preset", "tiny2x2", "--test", "test_latency_and_throughput"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["passed"] and out["tests"] == ["test_latency_and_throughput"]
+    assert out["latency_cycles"] == out["formula_cycles"] == 3
