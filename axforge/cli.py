@@ -237,9 +237,10 @@ def cmd_chip_verify(args):
     except AssertionError as exc:   # a failed check: the message names the test and keeps the log
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    stats = {k: float(f"{v:.4g}") if isinstance(v, float) else v for k, v in stats.items()}
     summary = {"chip": chip.name, "top": chip.top, "tests": [args.test] if args.test else list(TB_TESTS),
                "passed": True, "seed": args.seed, **stats, "seconds": round(time.perf_counter() - t0, 1)}
-    print(json.dumps(summary, indent=1))
+    print(json.dumps(summary))
     return 0
 
 
