@@ -5,9 +5,9 @@ systolic array produces for ``xq @ wq`` (activations are operand ``a``,
 weights operand ``b``), as int64. Three paths compute the same numbers:
 
 ``lut``
-    A per-layer weight table ``T_w[k, a, n] = LUT[a, w[k, n]]`` summed with
-    ``embedding_bag``: one table row per (k, activation value), so a layer is
-    M*K contiguous row additions instead of M*K*N scattered 2-D lookups.
+    A per-layer weight table ``T_w[k, a, n] = LUT[a, w[k, n]]`` (centred for unsigned
+    operands) summed with ``embedding_bag``: one table row per (k, activation value), so
+    a layer is M*K contiguous row additions instead of M*K*N scattered 2-D lookups.
 ``lowrank``
     The AutoApprox decomposition ``LUT(a, b) = a*b + E(a, b)`` with a
     truncated SVD of ``E``: one exact GEMM plus one GEMM of inner size K*r.
@@ -232,7 +232,11 @@ class ProductTable:
     def _lut_matmul(self, xq, wq, wcache=None):
         K, N = wq.shape
         A = self.a_max - self.a_min + 1
-        peak = max(1, int(self.table.abs().max()))
+        # unsigned operands: sum the centred table T' = LUT - b_mid*a - a_mid*b + a_mid*b_mid
+        # (= a'b' + E, about 4x smaller), so more k fit one exact float32 bag; the removed
+        # terms come back from the row and column sums of the operands
+        centred = self._centred_table()
+        peak = max(1, int(centred.abs().max()))
         chunk = max(1, min(K, (_F32_EXACT - 1) // peak))
         nchunks = -(-K // chunk)
         xi = xq.to(torch.int32) + (torch.arange(K, dtype=torch.int32) * A - self.a_min)   # row of table k for x
@@ -246,13 +250,33 @@ class ProductTable:
             tw = wcache.get(key) if wcache is not None else None
             if tw is None:
                 wi = wq[:, n0:n0 + cols] - self.b_min                   # (K, n)
-                tw = self.table[:, wi].permute(1, 0, 2).reshape(K * A, -1).float()
+                tw = centred[:, wi].permute(1, 0, 2).reshape(K * A, -1).float()
                 tw = torch.cat([tw, tw.new_zeros(1, tw.shape[1])])
                 if wcache is not None:
                     wcache[key] = tw
             part = torch.nn.functional.embedding_bag(xi, tw, mode="sum")  # (M * nchunks, n)
-            out[:, n0:n0 + cols] = part.reshape(xq.shape[0], nchunks, -1).to(torch.int64).sum(1)
+            if nchunks == 1:
+                out[:, n0:n0 + cols] = part.to(torch.int64)
+            else:
+                out[:, n0:n0 + cols] = part.reshape(xq.shape[0], nchunks, -1).to(torch.int64).sum(1)
+        if self.b_mid:
+            out += self.b_mid * xq.sum(1, keepdim=True, dtype=torch.float64).to(torch.int64)
+        if self.a_mid:
+            out += self.a_mid * wq.sum(0, keepdim=True, dtype=torch.int64)
+        if self.a_mid and self.b_mid:
+            out -= K * self.a_mid * self.b_mid
         return out
+
+    def _centred_table(self):
+        """``LUT - b_mid*a - a_mid*b + a_mid*b_mid`` (int64), the table the lut path sums."""
+        if "centred" not in self._factors:
+            t = self.table
+            if self.a_mid or self.b_mid:
+                a = torch.arange(self.a_min, self.a_max + 1)[:, None]
+                b = torch.arange(self.b_min, self.b_max + 1)[None, :]
+                t = t - self.b_mid * a - self.a_mid * b + self.a_mid * self.b_mid
+            self._factors["centred"] = t
+        return self._factors["centred"]
 
     def skeleton(self):
         """Integer factors of E: ``E = (Fa @ Fb.T) / d`` with int64 ``Fa`` (2^a, r), ``Fb`` (2^b, r).

@@ -135,3 +135,12 @@ def test_int8_digits_and_chunked_int_gemm():
     # a peak this large forces one-column K-chunks; the sum stays exact
     assert torch.equal(lutmm._imm(a, b, lutmm._I32_MAX), a.long() @ b.long())
     assert torch.equal(lutmm._imm(a, b, 1 << 14), a.long() @ b.long())
+
+
+@pytest.mark.parametrize("text", ["cmp42:8x8u:c=8,design=maj", "drum:8x8s:k=5"])
+def test_lut_path_chunks_long_sums_exactly(text):
+    """K long enough that the (centred) table's float32 sums need several bags per row."""
+    t = ProductTable(MultSpec.parse(text))
+    x, w = operands(t, 3, 2500, 4, seed=7)
+    assert torch.equal(t.matmul(x, w, "lut"), naive(t, x, w))
+    assert torch.equal(t.matmul(x.float(), w, "lut", wcache={}), naive(t, x, w))
