@@ -327,7 +327,9 @@ def tb_wrapper(chip, files, depth=BURST_DEPTH):
     ``burst_idle``, takes results with the back-pressure pattern ``burst_stall`` into
     ``burst_results`` (result i at bits ``[i*RW +: RW]``), and counts ``burst_sent`` /
     ``burst_got``. A burst starts when ``burst_start`` differs from its value at the
-    previous start (a toggle: the testbench never has to lower it in time). During a burst the outer
+    previous start (a toggle: the testbench never has to lower it in time) and counts
+    itself in ``burst_seq``, so the testbench can tell a burst that never started (the
+    chip held in reset) from one that moved nothing. During a burst the outer
     ``act_in`` and ``res_out`` handshakes are held off (ready and valid low). A burst is one
     Python wake-up per ``depth`` cycles instead of two triggers a cycle: the cycle-level
     work of a long stream moves into the simulator, the checking stays in the testbench.
@@ -347,7 +349,8 @@ def tb_wrapper(chip, files, depth=BURST_DEPTH):
     z = f"{cw}'d0"
     text = f"""// cocotb testbench top for {chip.top}: the chip, plus a burst transactor (axforge.sim.chip_sim.tb_wrapper)
 module {name}({", ".join(list(ports) + ["burst_start", "burst_len", "burst_count", "burst_beats", "burst_idle",
-                                          "burst_stall", "burst_active", "burst_sent", "burst_got", "burst_results"])});
+                                          "burst_stall", "burst_active", "burst_seq", "burst_sent", "burst_got",
+                                          "burst_results"])});
 {chr(10).join(decl)}
   input burst_start;
   input [{cw - 1}:0] burst_len;
@@ -356,6 +359,7 @@ module {name}({", ".join(list(ports) + ["burst_start", "burst_len", "burst_count
   input [{depth - 1}:0] burst_idle;
   input [{depth - 1}:0] burst_stall;
   output reg burst_active = 1'b0;
+  output reg [7:0] burst_seq = 8'd0;
   output reg [{cw - 1}:0] burst_sent = {z};
   output reg [{cw - 1}:0] burst_got = {z};
   output reg [{depth * rw - 1}:0] burst_results = 0;
@@ -376,9 +380,12 @@ module {name}({", ".join(list(ports) + ["burst_start", "burst_len", "burst_count
     if (rst) begin
       burst_active <= 1'b0;
       start_seen <= burst_start;
+      burst_sent <= {z};
+      burst_got <= {z};
     end else if (!burst_active) begin
       if (burst_start != start_seen && burst_len != {z}) begin
         start_seen <= burst_start;
+        burst_seq <= burst_seq + 8'd1;
         burst_active <= 1'b1;
         t <= {z};
         burst_sent <= {z};

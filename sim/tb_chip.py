@@ -28,7 +28,7 @@ Long streams go through :class:`Burst` instead: the bench's top
 to 256 beats with given idle and back-pressure patterns and captures the results,
 while the loop lets those cycles pass under one timer (:meth:`CycleLoop.skip`). The
 scoreboard checks the results the same way. On the 16x16 array this streams
-12-17k cycles/s against 6-7k cycle by cycle (``benchmarks/bench_chip.py``).
+12-19k cycles/s against 6-15k cycle by cycle (``benchmarks/bench_chip.py``).
 """
 
 import json
@@ -239,7 +239,7 @@ class Burst:
         self.a_width, self.rw = chip["a_width"], chip["cols"] * chip["acc_width"]
         self.drain = chip["rows"] + chip["cols"] + 2     # cycles for the last results to leave
         self.ports = {n: _Port(getattr(dut, f"burst_{n}")) for n in ("start", "len", "count", "beats", "idle", "stall")}
-        self.sent, self.got, self.results = dut.burst_sent, dut.burst_got, dut.burst_results
+        self.sent, self.got, self.results, self.seq = dut.burst_sent, dut.burst_got, dut.burst_results, dut.burst_seq
         # a burst starts when burst_start changes: continue from its value (an earlier test's last)
         self.toggle, self.cycles = _u(dut.burst_start.value), 0
 
@@ -258,9 +258,12 @@ class Burst:
 
     async def run(self, rows, n_results):
         """Stream ``rows`` (M, R operand values) and return the first ``n_results`` result beats."""
-        loop, ports, out, sent = self.loop, self.ports, [], 0
+        loop, ports, out, sent, stuck = self.loop, self.ports, [], 0, 0
         rows = np.asarray(rows).reshape(len(rows), -1)
         while sent < len(rows) or len(out) < n_results:
+            if stuck >= 3:
+                raise AssertionError(f"timeout: three bursts moved nothing ({sent} of {len(rows)} beats sent, "
+                                     f"{len(out)} of {n_results} results arrived)")
             chunk = rows[sent:sent + self.depth]
             n = min(self.depth, len(chunk) + self.drain)
             if len(chunk):
@@ -271,10 +274,14 @@ class Burst:
             loop.poke(ports["stall"], self._pattern(n, self.stall))
             self.toggle ^= 1
             loop.poke(ports["start"], self.toggle)
+            seq = _u(self.seq.value)
             loop.skip(n)               # cycle c starts the burst, cycles c+1 .. c+n run it
             await loop.cycles(n + 2)   # read in cycle c+n+1: the counts after the burst's last edge
-            sent += _u(self.sent.value)
-            out += self._beats(_u(self.results.value), _u(self.got.value))
+            started = _u(self.seq.value) == (seq + 1) % 256
+            moved, got = (_u(self.sent.value), _u(self.got.value)) if started else (0, 0)
+            sent += moved
+            out += self._beats(_u(self.results.value), got)
+            stuck = 0 if moved or got else stuck + 1
             self.cycles += n + 2
         return out
 
@@ -525,6 +532,13 @@ async def test_burst_backpressure(dut):
         await tb.drain(start + len(x))
         tb.board.check(tb.sink.beats[start:])
     assert not tb.board.expected and tb.board.checked == len(tb.sink.beats)
+    tb.loop.poke(tb.rst, 1)   # held in reset no burst starts: the driver gives up instead of hanging
+    try:
+        await tb.burst.run(tb.random_operands((2, R), chip["a_width"]), 2)
+    except AssertionError as exc:
+        assert "three bursts moved nothing (0 of 2 beats sent, 0 of 2 results arrived)" in str(exc), exc
+    else:
+        raise AssertionError("a stream that cannot move did not time out")
     _write_stats({"burst_results_checked": tb.board.checked, "burst_depth": depth})
 
 
