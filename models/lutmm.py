@@ -239,12 +239,21 @@ class ProductTable:
         peak = max(1, int(centred.abs().max()))
         chunk = max(1, min(K, (_F32_EXACT - 1) // peak))
         nchunks = -(-K // chunk)
-        xi = xq.to(torch.int32) + (torch.arange(K, dtype=torch.int32) * A - self.a_min)   # row of table k for x
-        if nchunks * chunk != K:                                         # pad to whole chunks with a zero row
-            xi = torch.nn.functional.pad(xi, (0, nchunks * chunk - K), value=K * A)
-        xi = xi.reshape(-1, chunk)
+        M = xq.shape[0]
+        # the row of table k for x, in an index buffer kept with the weights (a fresh ~10 MB
+        # tensor per call costs page faults), padded to whole chunks with the zero row
+        key = ("lut_idx", M, K)
+        buf = wcache.get(key) if wcache is not None else None
+        if buf is None:
+            buf = torch.full((M, nchunks * chunk), K * A, dtype=torch.int32)
+            if wcache is not None:   # one buffer per layer: the last batch shape
+                for old in [k for k in wcache if isinstance(k, tuple) and k[0] == "lut_idx"]:
+                    del wcache[old]
+                wcache[key] = buf
+        buf[:, :K].copy_(xq).add_(torch.arange(K, dtype=torch.int32) * A - self.a_min)
+        xi = buf.view(-1, chunk)
         cols = max(1, min(N, _TABLE_BYTES // (4 * (K * A + 1))))
-        out = torch.empty(xq.shape[0], N, dtype=torch.int64)
+        out = torch.empty(M, N, dtype=torch.int64)
         for n0 in range(0, N, cols):
             key = ("lut", n0, cols)
             tw = wcache.get(key) if wcache is not None else None
@@ -258,7 +267,7 @@ class ProductTable:
             if nchunks == 1:
                 out[:, n0:n0 + cols] = part.to(torch.int64)
             else:
-                out[:, n0:n0 + cols] = part.reshape(xq.shape[0], nchunks, -1).to(torch.int64).sum(1)
+                out[:, n0:n0 + cols] = part.reshape(M, nchunks, -1).to(torch.int64).sum(1)
         if self.b_mid:
             out += self.b_mid * xq.sum(1, keepdim=True, dtype=torch.float64).to(torch.int64)
         if self.a_mid:
