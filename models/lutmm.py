@@ -368,41 +368,61 @@ class ProductTable:
             acc += K * self.a_mid * self.b_mid
         return acc, info
 
-    def _i8_terms(self):
+    def _i8_terms(self, fold=False):
         """The skeleton ``d*E = Fa Fb^T`` as int8 digit products grouped by scale.
 
         Every factor column is written in signed base-256 digits in [-128, 127]
         (``v = sum_i 256^i D_i``); column j contributes the products of its digits,
         ``256^(i+l) D^a_{j,i} D^b_{j,l}``. Returns ``[(shift, Ta (2^a, t) int8, Tb (2^b, t) int8)]``,
         one entry per power ``256^L`` (shift ``8L``), ``t`` terms each: columns that fit int8 add
-        one term, wider ones a few."""
-        if "i8" not in self._factors:
-            fa, fb, _, _ = self.skeleton()
+        one term, wider ones a few. ``fold`` puts the centred exact product first, as the column
+        pair ``(a', d*b')``, so that ``d*(a'b' + E)`` comes out of the same GEMMs."""
+        key = ("i8", fold)
+        if key not in self._factors:
+            fa, fb, d, _ = self.skeleton()
+            cols = [(fa[:, j], fb[:, j]) for j in range(fa.shape[1])]
+            if fold:
+                a = np.arange(self.a_min, self.a_max + 1) - self.a_mid
+                b = np.arange(self.b_min, self.b_max + 1) - self.b_mid
+                cols.insert(0, (a, d * b))
             levels = {}
-            for j in range(fa.shape[1]):
-                for i, da in enumerate(_i8_digits(fa[:, j])):
-                    for m, db in enumerate(_i8_digits(fb[:, j])):
+            for ca, cb in cols:
+                for i, da in enumerate(_i8_digits(ca)):
+                    for m, db in enumerate(_i8_digits(cb)):
                         pa, pb = levels.setdefault(i + m, ([], []))
                         pa.append(da)
                         pb.append(db)
-            self._factors["i8"] = [(8 * lv, torch.from_numpy(np.stack(pa, 1).astype(np.int8)),
-                                    torch.from_numpy(np.stack(pb, 1).astype(np.int8)))
-                                   for lv, (pa, pb) in sorted(levels.items())]
-        return self._factors["i8"]
+            self._factors[key] = [(8 * lv, torch.from_numpy(np.stack(pa, 1).astype(np.int8)),
+                                   torch.from_numpy(np.stack(pb, 1).astype(np.int8)))
+                                  for lv, (pa, pb) in sorted(levels.items())]
+        return self._factors[key]
+
+    def _i8_fold(self):
+        """Whether the exact product rides in the digit GEMMs' padding instead of a GEMM of its own:
+        when the packed widths (1/2/4/8 per group of up to 8 terms) grow by at most the one K it saves."""
+        if "i8_fold" not in self._factors:
+            def width(terms):
+                return sum(next(q for q in (1, 2, 4, 8) if q >= min(8, t.shape[1] - c0))
+                           for _, t, _ in terms for c0 in range(0, t.shape[1], 8))
+            self._factors["i8_fold"] = width(self._i8_terms(True)) <= width(self._i8_terms(False)) + 1
+        return self._factors["i8_fold"]
 
     def _lowrank_i8(self, xq, wq, cache):
-        """The lowrank accumulators with int8 GEMMs: the exact product on centred operands, plus,
-        per scale, the activation digits times the weight digits, divided by ``d``.
+        """The lowrank accumulators with int8 GEMMs: per scale, the activation digits times the weight
+        digits, divided by ``d``, plus the exact product on centred operands (folded into the same
+        GEMMs when that is no wider, see :meth:`_i8_fold`; then an extra output column of the first
+        GEMM sums ``a'`` for the ``b_mid`` term).
 
         The activation digits of one value are packed into one 1/2/4/8-byte table entry, so a
         single ``torch.take`` per group of up to 8 digits gathers them, already in the
         (M, K * p) int8 layout the GEMM reads (unused bytes are zero on the weight side)."""
         K, N = wq.shape
         M = xq.shape[0]
+        fold = self._i8_fold()
         if "i8" not in cache:
             wi = (wq - self.b_min).long()
             groups = []
-            for shift, ta, tb in self._i8_terms():
+            for shift, ta, tb in self._i8_terms(fold):
                 for c0 in range(0, ta.shape[1], 8):
                     a, b = ta[:, c0:c0 + 8], tb[:, c0:c0 + 8]
                     p = next(q for q in (1, 2, 4, 8) if q >= a.shape[1])
@@ -410,10 +430,13 @@ class ProductTable:
                         a = torch.cat([a, a.new_zeros(a.shape[0], p - a.shape[1])], 1)
                         b = torch.cat([b, b.new_zeros(b.shape[0], p - b.shape[1])], 1)
                     packed = a.contiguous().view(_PACKED[p]).reshape(-1)      # one entry per activation value
-                    wt = b[wi].permute(0, 2, 1).reshape(K * p, N).contiguous()
-                    groups.append((shift, packed, p, wt))
+                    wt = b[wi].permute(0, 2, 1).reshape(K * p, N)
+                    if fold and self.b_mid and not groups:   # slot 0 of the first group holds a'
+                        ones = torch.zeros(K, p, 1, dtype=torch.int8)
+                        ones[:, 0] = 1
+                        wt = torch.cat([wt, ones.reshape(K * p, 1)], 1)
+                    groups.append((shift, packed, p, wt.contiguous()))
             cache["i8"] = groups
-        acc = _i8_exact(xq, wq, self.a_mid, self.b_mid)
         # scratch buffers kept with the weights: a fresh ~20 MB tensor per call costs page faults
         # whose price varies with the machine's load more than the gather itself
         scratch = cache.get("i8_scratch")
@@ -425,15 +448,26 @@ class ProductTable:
         idx.copy_(xq.reshape(-1))
         if self.a_min:
             idx.sub_(self.a_min)
-        err = None
+        err, rowsum = None, None
         for shift, packed, p, wt in cache["i8"]:
             g = torch.take(packed, idx, out=outs[p]).view(torch.int8).view(M, K * p)
             part = _imm(g, wt, 1 << 14)
+            if part.shape[1] > N:
+                part, rowsum = part[:, :N], part[:, N:]
             if shift:
                 part <<= shift
             err = part if err is None else err.add_(part)
         d = self.skeleton()[2]
-        return acc.add_(torch.div(err, d, rounding_mode="floor") if d != 1 else err)
+        acc = torch.div(err, d, rounding_mode="floor") if d != 1 else err
+        if not fold:
+            return acc.add_(_i8_exact(xq, wq, self.a_mid, self.b_mid))
+        if self.b_mid:
+            acc += self.b_mid * rowsum
+        if self.a_mid:
+            acc += self.a_mid * (wq.to(torch.int64) - self.b_mid).sum(0, keepdim=True)
+        if self.a_mid and self.b_mid:
+            acc += K * self.a_mid * self.b_mid
+        return acc
 
     def conv2d_parts(self, codes, wq, stride, dilation, groups, path, wcache=None):
         """A convolution's accumulators on padded activation codes (float32 tensor of integers) and
