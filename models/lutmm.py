@@ -242,14 +242,10 @@ class ProductTable:
         M = xq.shape[0]
         # the row of table k for x, in an index buffer kept with the weights (a fresh ~10 MB
         # tensor per call costs page faults), padded to whole chunks with the zero row
-        key = ("lut_idx", M, K)
-        buf = wcache.get(key) if wcache is not None else None
-        if buf is None:
-            buf = torch.full((M, nchunks * chunk), K * A, dtype=torch.int32)
-            if wcache is not None:   # one buffer per layer: the last batch shape
-                for old in [k for k in wcache if isinstance(k, tuple) and k[0] == "lut_idx"]:
-                    del wcache[old]
-                wcache[key] = buf
+        cache = wcache if wcache is not None else {}
+        buf = cache.get("lut_idx")
+        if buf is None or buf.shape != (M, nchunks * chunk):   # one buffer per layer: the last batch shape
+            buf = cache["lut_idx"] = torch.full((M, nchunks * chunk), K * A, dtype=torch.int32)
         buf[:, :K].copy_(xq).add_(torch.arange(K, dtype=torch.int32) * A - self.a_min)
         xi = buf.view(-1, chunk)
         cols = max(1, min(N, _TABLE_BYTES // (4 * (K * A + 1))))
@@ -402,8 +398,8 @@ class ProductTable:
         when the packed widths (1/2/4/8 per group of up to 8 terms) grow by at most the one K it saves."""
         if "i8_fold" not in self._factors:
             def width(terms):
-                return sum(next(q for q in (1, 2, 4, 8) if q >= min(8, t.shape[1] - c0))
-                           for _, t, _ in terms for c0 in range(0, t.shape[1], 8))
+                return sum(_packed_width(min(8, t.shape[1] - c0)) for _, t, _ in terms
+                           for c0 in range(0, t.shape[1], 8))
             self._factors["i8_fold"] = width(self._i8_terms(True)) <= width(self._i8_terms(False)) + 1
         return self._factors["i8_fold"]
 
@@ -425,7 +421,7 @@ class ProductTable:
             for shift, ta, tb in self._i8_terms(fold):
                 for c0 in range(0, ta.shape[1], 8):
                     a, b = ta[:, c0:c0 + 8], tb[:, c0:c0 + 8]
-                    p = next(q for q in (1, 2, 4, 8) if q >= a.shape[1])
+                    p = _packed_width(a.shape[1])
                     if p > a.shape[1]:
                         a = torch.cat([a, a.new_zeros(a.shape[0], p - a.shape[1])], 1)
                         b = torch.cat([b, b.new_zeros(b.shape[0], p - b.shape[1])], 1)
@@ -620,6 +616,11 @@ def _i8_digits(v):
             return out
 
 
+def _packed_width(t):
+    """Bytes of the table entry that packs ``t`` int8 digits (1, 2, 4 or 8; ``t`` <= 8)."""
+    return next(q for q in (1, 2, 4, 8) if q >= t)
+
+
 def _imm(a, b, peak):
     """Exact int64 ``a @ b`` of int8 matrices through int32 GEMMs (``torch._int_mm``); ``peak`` bounds
     one product's magnitude, and K is cut so that no int32 sum can overflow."""
@@ -640,15 +641,6 @@ def _to_i8(t, mid):
         u = t.to(torch.uint8, copy=True)   # never the caller's tensor: the flip is in place
         return u.bitwise_xor_(128).view(torch.int8)
     return (t - mid).to(torch.int8) if mid else t.to(torch.int8)
-
-
-def _codes_index(xq, lo):
-    """Row indices ``xq - lo`` of a table, flattened (int64; never a view of ``xq``)."""
-    idx = xq.reshape(-1)
-    if idx.dtype == torch.int64:
-        return idx - lo if lo else idx
-    idx = idx.to(torch.int64)
-    return idx.sub_(lo) if lo else idx
 
 
 def _i8_exact(xq, wq, a_mid=0, b_mid=0):

@@ -321,8 +321,8 @@ def tb_wrapper(chip, files, depth=BURST_DEPTH):
     """``(module name, Verilog)``: the cocotb testbench's top, the chip plus a burst transactor.
 
     Every port of the chip passes through unchanged while no burst runs, so a testbench
-    drives the chip cycle by cycle as before. A burst (``burst_start`` high at a rising
-    edge) then streams, for the next ``burst_len`` cycles, up to ``depth`` activation beats
+    drives the chip cycle by cycle as before. A burst streams, for the ``burst_len`` cycles
+    after the rising edge that starts it, up to ``depth`` activation beats
     from ``burst_beats`` (beat i at bits ``[i*AW +: AW]``) with the per-cycle idle pattern
     ``burst_idle``, takes results with the back-pressure pattern ``burst_stall`` into
     ``burst_results`` (result i at bits ``[i*RW +: RW]``), and counts ``burst_sent`` /

@@ -64,8 +64,8 @@ def _check(code, out, cwd, what):
     if code != 0:
         log = Path(cwd) / f"{what}.log"
         log.write_text(out)
-        first = next((ln for ln in out.splitlines() if "rror" in ln), out.strip().splitlines()[-1:] or ["?"])
-        first = first if isinstance(first, str) else first[0]
+        lines = out.strip().splitlines()
+        first = next((ln for ln in lines if "rror" in ln), lines[-1] if lines else "?")
         raise AxforgeError(f"{what} failed: {first.strip()} (full log: {log})")
 
 
