@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from axforge.errors import AxforgeError, bad_value
 
+from . import intfactor
 from .quant import operand_range
 
 __all__ = ["ProductTable", "PATHS", "LowRankInfo", "table_for"]
@@ -81,7 +82,7 @@ class LowRankInfo:
     dtype: str           # float32 or float64 for the error GEMM
     bound: float         # max |accumulator - LUT accumulator| before rounding
     exact: bool          # bit for bit equal to the LUT path
-    method: str = "skeleton"   # integer skeleton factors (exact) or "svd" (float factors)
+    method: str = "lattice"    # integer factors, "lattice" or "skeleton" (exact), or "svd" (float factors)
     denominator: int = 1       # skeleton: E = Fa Fb^T / d
     chunks: int = 1            # K-chunks needed to keep float partial sums exact
 
@@ -284,17 +285,30 @@ class ProductTable:
         return self._factors["centred"]
 
     def skeleton(self):
-        """Integer factors of E: ``E = (Fa @ Fb.T) / d`` with int64 ``Fa`` (2^a, r), ``Fb`` (2^b, r).
+        """Integer factors of E: ``E = (Fa @ Fb.T) / d`` with int64 ``Fa`` (2^a, r), ``Fb`` (2^b, r),
+        as ``(Fa, Fb, d, peak)``, ``peak`` the largest ``|Fa| @ |Fb|^T`` entry.
 
-        The skeleton (CUR) decomposition ``E = E[:, P] E[Q, P]^-1 E[Q, :]`` on
-        r pivot rows Q and columns P, made integer by the common denominator
-        ``d``, and checked exactly. Integer factors let float32 GEMMs and
-        convolutions stay exact (partial sums below 2^24). ``None`` when E's
-        rank exceeds :data:`SKELETON_MAX_RANK` or the check fails.
+        The LLL-reduced lattice basis of E's columns first (short entries, ``d = 1``; see
+        :mod:`.intfactor`), the skeleton (CUR) decomposition with a common denominator if that
+        fails; both checked exactly. Integer factors keep float32 and int8 GEMMs and float
+        convolutions exact. ``None`` when E's rank exceeds :data:`SKELETON_MAX_RANK` or no
+        factorization passes its check; :meth:`factor_method` says which one is used.
         """
         if "skel" not in self._factors:
-            self._factors["skel"] = _skeleton(self.error, self.exact_rank())
+            r, got, method = self.exact_rank(), None, None
+            if 0 < r <= SKELETON_MAX_RANK:
+                for method, fn in (("lattice", intfactor.lattice_factors), ("skeleton", intfactor.skeleton)):
+                    got = fn(self.error, r)
+                    if got is not None:
+                        break
+            self._factors["skel"] = got
+            self._factors["skel_method"] = method if got is not None else None
         return self._factors["skel"]
+
+    def factor_method(self):
+        """``lattice`` or ``skeleton``: the integer factorization :meth:`skeleton` found (None: none)."""
+        self.skeleton()
+        return self._factors["skel_method"]
 
     def _merged(self):
         """Skeleton factors extended by the centred exact product: ``[d a', Fa] . [b', Fb] = d (a'b' + E)``
@@ -317,7 +331,8 @@ class ProductTable:
         if skel is not None:
             _, _, term = self._merged()
             dtype, chunk = _plan(term, k_dim)
-            return LowRankInfo(skel[0].shape[1], r0, dtype, 0.0, True, "skeleton", skel[2], -(-k_dim // chunk))
+            return LowRankInfo(skel[0].shape[1], r0, dtype, 0.0, True, self.factor_method(), skel[2],
+                               -(-k_dim // chunk))
         fa, fb, err, r0 = self.factors(rank)
         r = fa.shape[1]
         if r == 0:
@@ -365,32 +380,32 @@ class ProductTable:
         return acc, info
 
     def _i8_terms(self, fold=False):
-        """The skeleton ``d*E = Fa Fb^T`` as int8 digit products grouped by scale.
+        """The factors ``d*E = Fa Fb^T`` as int8 GEMM terms grouped by scale, and the offsets.
 
-        Every factor column is written in signed base-256 digits in [-128, 127]
-        (``v = sum_i 256^i D_i``); column j contributes the products of its digits,
-        ``256^(i+l) D^a_{j,i} D^b_{j,l}``. Returns ``[(shift, Ta (2^a, t) int8, Tb (2^b, t) int8)]``,
-        one entry per power ``256^L`` (shift ``8L``), ``t`` terms each: columns that fit int8 add
-        one term, wider ones a few. ``fold`` puts the centred exact product first, as the column
-        pair ``(a', d*b')``, so that ``d*(a'b' + E)`` comes out of the same GEMMs."""
+        Each factor column becomes a few terms (:func:`.intfactor.column_terms`): an offset ``c_j``
+        that centres ``Fa_j`` (added back as ``c_j * sum_k Fb_j(w)``, a weight-only constant) and
+        digit pairs that fit int8, all at scale 1 when one side splits into digits whose partners
+        still fit, else at powers of 256. Returns ``([(shift, Ta (2^a, t) int8, Tb (2^b, t) int8)],
+        offsets (r,) int64)``, one entry per shift. ``fold`` puts the centred exact product first,
+        as the column pair ``(a', d*b')``, so that ``d*(a'b' + E)`` comes out of the same GEMMs."""
         key = ("i8", fold)
         if key not in self._factors:
             fa, fb, d, _ = self.skeleton()
-            cols = [(fa[:, j], fb[:, j]) for j in range(fa.shape[1])]
+            cols = [intfactor.column_terms(fa[:, j], fb[:, j]) for j in range(fa.shape[1])]
             if fold:
                 a = np.arange(self.a_min, self.a_max + 1) - self.a_mid
                 b = np.arange(self.b_min, self.b_max + 1) - self.b_mid
-                cols.insert(0, (a, d * b))
+                cols.insert(0, intfactor.column_terms(a, d * b, offset=False))
             levels = {}
-            for ca, cb in cols:
-                for i, da in enumerate(_i8_digits(ca)):
-                    for m, db in enumerate(_i8_digits(cb)):
-                        pa, pb = levels.setdefault(i + m, ([], []))
-                        pa.append(da)
-                        pb.append(db)
-            self._factors[key] = [(8 * lv, torch.from_numpy(np.stack(pa, 1).astype(np.int8)),
-                                   torch.from_numpy(np.stack(pb, 1).astype(np.int8)))
-                                  for lv, (pa, pb) in sorted(levels.items())]
+            for _, terms in cols:
+                for shift, da, db in terms:
+                    pa, pb = levels.setdefault(shift, ([], []))
+                    pa.append(da)
+                    pb.append(db)
+            offsets = np.array([c for c, _ in cols[1 if fold else 0:]], dtype=np.int64)
+            self._factors[key] = ([(shift, torch.from_numpy(np.stack(pa, 1).astype(np.int8)),
+                                    torch.from_numpy(np.stack(pb, 1).astype(np.int8)))
+                                   for shift, (pa, pb) in sorted(levels.items())], offsets)
         return self._factors[key]
 
     def _i8_fold(self):
@@ -398,7 +413,7 @@ class ProductTable:
         when the packed widths (1/2/4/8 per group of up to 8 terms) grow by at most the one K it saves."""
         if "i8_fold" not in self._factors:
             def width(terms):
-                return sum(_packed_width(min(8, t.shape[1] - c0)) for _, t, _ in terms
+                return sum(_packed_width(min(8, t.shape[1] - c0)) for _, t, _ in terms[0]
                            for c0 in range(0, t.shape[1], 8))
             self._factors["i8_fold"] = width(self._i8_terms(True)) <= width(self._i8_terms(False)) + 1
         return self._factors["i8_fold"]
@@ -406,19 +421,24 @@ class ProductTable:
     def _lowrank_i8(self, xq, wq, cache):
         """The lowrank accumulators with int8 GEMMs: per scale, the activation digits times the weight
         digits, divided by ``d``, plus the exact product on centred operands (folded into the same
-        GEMMs when that is no wider, see :meth:`_i8_fold`; then an extra output column of the first
-        GEMM sums ``a'`` for the ``b_mid`` term).
+        GEMMs when that is no wider, see :meth:`_i8_fold`).
 
         The activation digits of one value are packed into one 1/2/4/8-byte table entry, so a
-        single ``torch.take`` per group of up to 8 digits gathers them, already in the
-        (M, K * p) int8 layout the GEMM reads (unused bytes are zero on the weight side)."""
+        single ``index_select`` per group of up to 8 digits gathers them, already in the
+        (M, K * p) int8 layout the GEMM reads (unused bytes are zero on the weight side). Its
+        int32 index measured 1.6 ms against ``torch.take``'s int64 one at 2.8 ms on 4096x576."""
         K, N = wq.shape
         M = xq.shape[0]
         fold = self._i8_fold()
         if "i8" not in cache:
             wi = (wq - self.b_min).long()
             groups = []
-            for shift, ta, tb in self._i8_terms(fold):
+            terms, offsets = self._i8_terms(fold)
+            wconst = None
+            if offsets.any():   # the offsets' share: sum_j c_j sum_k Fb_j(w[k, n])
+                fb = torch.from_numpy(self.skeleton()[1])
+                wconst = (fb[wi].sum(0) @ torch.from_numpy(offsets))[None, :]
+            for shift, ta, tb in terms:
                 for c0 in range(0, ta.shape[1], 8):
                     a, b = ta[:, c0:c0 + 8], tb[:, c0:c0 + 8]
                     p = _packed_width(a.shape[1])
@@ -427,38 +447,35 @@ class ProductTable:
                         b = torch.cat([b, b.new_zeros(b.shape[0], p - b.shape[1])], 1)
                     packed = a.contiguous().view(_PACKED[p]).reshape(-1)      # one entry per activation value
                     wt = b[wi].permute(0, 2, 1).reshape(K * p, N)
-                    if fold and self.b_mid and not groups:   # slot 0 of the first group holds a'
-                        ones = torch.zeros(K, p, 1, dtype=torch.int8)
-                        ones[:, 0] = 1
-                        wt = torch.cat([wt, ones.reshape(K * p, 1)], 1)
                     groups.append((shift, packed, p, wt.contiguous()))
             cache["i8"] = groups
+            cache["i8_wconst"] = wconst
         # scratch buffers kept with the weights: a fresh ~20 MB tensor per call costs page faults
         # whose price varies with the machine's load more than the gather itself
         scratch = cache.get("i8_scratch")
         if scratch is None or scratch[0] != M:
-            scratch = (M, torch.empty(M * K, dtype=torch.int64),
+            scratch = (M, torch.empty(M * K, dtype=torch.int32),
                        {p: torch.empty(M * K, dtype=_PACKED[p]) for _, _, p, _ in cache["i8"]})
             cache["i8_scratch"] = scratch
         _, idx, outs = scratch
         idx.copy_(xq.reshape(-1))
         if self.a_min:
             idx.sub_(self.a_min)
-        err, rowsum = None, None
+        err = None
         for shift, packed, p, wt in cache["i8"]:
-            g = torch.take(packed, idx, out=outs[p]).view(torch.int8).view(M, K * p)
+            g = torch.index_select(packed, 0, idx, out=outs[p]).view(torch.int8).view(M, K * p)
             part = _imm(g, wt, 1 << 14)
-            if part.shape[1] > N:
-                part, rowsum = part[:, :N], part[:, N:]
             if shift:
                 part <<= shift
             err = part if err is None else err.add_(part)
+        if cache["i8_wconst"] is not None:
+            err += cache["i8_wconst"]
         d = self.skeleton()[2]
         acc = torch.div(err, d, rounding_mode="floor") if d != 1 else err
         if not fold:
             return acc.add_(_i8_exact(xq, wq, self.a_mid, self.b_mid))
-        if self.b_mid:
-            acc += self.b_mid * rowsum
+        if self.b_mid:   # b_mid * sum_k a': a float64 row sum is exact and a fraction of a GEMM's cost
+            acc += self.b_mid * (xq.sum(1, keepdim=True, dtype=torch.float64).to(torch.int64) - K * self.a_mid)
         if self.a_mid:
             acc += self.a_mid * (wq.to(torch.int64) - self.b_mid).sum(0, keepdim=True)
         if self.a_mid and self.b_mid:
@@ -554,66 +571,6 @@ def _int_conv(x, w, stride, dilation, groups, peak):
         part = F.conv2d(xs, w[:, c0:c0 + per], None, stride, 0, dilation, groups).double()
         out = part if out is None else out.add_(part)
     return out
-
-
-def _skeleton(e, r):
-    from fractions import Fraction
-    from functools import reduce
-    from math import gcd, lcm
-
-    import scipy.linalg as sl
-    if r == 0 or r > SKELETON_MAX_RANK:
-        return None
-    _, _, piv = sl.qr(e.astype(np.float64), pivoting=True, mode="economic")
-    cols = np.sort(piv[:r])
-    _, _, piv = sl.qr(e[:, cols].T.astype(np.float64), pivoting=True, mode="economic")
-    rows = np.sort(piv[:r])
-    aug = [[Fraction(int(v)) for v in row] + [Fraction(int(i == j)) for j in range(r)]
-           for i, row in enumerate(e[np.ix_(rows, cols)])]
-    for c in range(r):   # Gauss-Jordan inverse of the r x r core, in exact rationals
-        p = next((i for i in range(c, r) if aug[i][c] != 0), None)
-        if p is None:
-            return None
-        aug[c], aug[p] = aug[p], aug[c]
-        aug[c] = [v / aug[c][c] for v in aug[c]]
-        for i in range(r):
-            if i != c and aug[i][c] != 0:
-                f = aug[i][c]
-                aug[i] = [a - f * b for a, b in zip(aug[i], aug[c])]
-    inv = [row[r:] for row in aug]
-    eq = e[rows].tolist()
-    core = [[sum(inv[i][k] * eq[k][j] for k in range(r)) for j in range(e.shape[1])] for i in range(r)]
-    d = 1
-    for row in core:
-        for v in row:
-            d = lcm(d, v.denominator)
-    fb = np.array([[int(v * d) for v in row] for row in core], dtype=object).T
-    fa = e[:, cols].astype(object)
-    for j in range(r):   # move each column's common factor to the other side, then shrink d
-        g = reduce(gcd, (int(v) for v in fa[:, j])) or 1
-        fa[:, j] //= g
-        fb[:, j] *= g
-    g = reduce(gcd, [int(v) for v in fb.ravel()] + [d])
-    fb //= g
-    d //= g
-    if not ((fa @ fb.T) == d * e.astype(object)).all():
-        return None
-    peak = int((np.abs(fa) @ np.abs(fb).T).max())
-    if peak >= _F64_EXACT:
-        return None
-    return fa.astype(np.int64), fb.astype(np.int64), int(d), peak
-
-
-def _i8_digits(v):
-    """Signed base-256 digits of an integer vector, each in [-128, 127]: ``v = sum_i 256^i D_i``."""
-    v = np.asarray(v, dtype=np.int64)
-    out = []
-    while True:
-        lo = (v + 128) % 256 - 128
-        out.append(lo)
-        v = (v - lo) // 256
-        if not v.any():
-            return out
 
 
 def _packed_width(t):

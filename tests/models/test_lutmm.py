@@ -6,7 +6,7 @@ import torch
 
 from axforge.errors import AxforgeError
 from axforge.hdl.arith import MultSpec
-from axforge.models import lutmm
+from axforge.models import intfactor, lutmm
 from axforge.models.lutmm import ProductTable, exact_matmul
 
 
@@ -40,7 +40,7 @@ def test_paths_agree_with_naive_gather_on_rtl_luts(text):
     assert not t.is_exact
     assert torch.equal(t.matmul(x, w, "lut"), ref)
     info = t.lowrank_info(300)
-    assert info.exact and info.method == "skeleton" and info.rank == t.exact_rank() <= 8
+    assert info.exact and info.method == "lattice" and info.denominator == 1 and info.rank == t.exact_rank() <= 8
     assert torch.equal(t.matmul(x, w, "lowrank"), ref)
     assert t.resolve("auto") == "lowrank"
     # the exact path ignores the approximation: it must differ here
@@ -105,7 +105,7 @@ def test_bad_path_and_out_of_range_operands():
         t.check_operands(torch.tensor([[256, 0]]), torch.zeros(2, 1, dtype=torch.int64))
 
 
-@pytest.mark.parametrize("text", ["trunc:8x8u:k=6,comp=const", "drum:8x8s:k=4", "bam:8x8u:h=2,v=7",
+@pytest.mark.parametrize("text", ["trunc:8x8u:k=6,comp=const", "drum:8x8s:k=4", "drum:8x8u:k=4", "bam:8x8u:h=2,v=7",
                                   "mitchell:8x8u:ec=1", "trunc:6x4s:k=3", "exact:8x8u"])
 def test_int8_and_float_gemm_paths_agree(text, monkeypatch):
     """The int8-GEMM route (digit-split skeleton factors) and the float route give the LUT's sums,
@@ -126,10 +126,12 @@ def test_int8_and_float_gemm_paths_agree(text, monkeypatch):
 def test_int8_digits_and_chunked_int_gemm():
     rng = np.random.default_rng(0)
     v = rng.integers(-(1 << 40), 1 << 40, 500)
-    digits = lutmm._i8_digits(v)
-    assert all(d.min() >= -128 and d.max() <= 127 for d in digits)
-    assert (sum(d.astype(object) * 256 ** i for i, d in enumerate(digits)) == v.astype(object)).all()
-    assert len(lutmm._i8_digits(np.array([127, -128]))) == 1 and len(lutmm._i8_digits(np.array([128]))) == 2
+    for bits in (2, 3, 8):
+        digits = intfactor.digits(v, bits)
+        half = 1 << (bits - 1)
+        assert all(d.min() >= -half and d.max() < half for d in digits)
+        assert (sum(d.astype(object) * (1 << bits) ** i for i, d in enumerate(digits)) == v.astype(object)).all()
+    assert len(intfactor.digits(np.array([127, -128]))) == 1 and len(intfactor.digits(np.array([128]))) == 2
     a = torch.randint(-128, 128, (9, 50), dtype=torch.int8)
     b = torch.randint(-128, 128, (50, 7), dtype=torch.int8)
     # a peak this large forces one-column K-chunks; the sum stays exact
@@ -144,3 +146,49 @@ def test_lut_path_chunks_long_sums_exactly(text):
     x, w = operands(t, 3, 2500, 4, seed=7)
     assert torch.equal(t.matmul(x, w, "lut"), naive(t, x, w))
     assert torch.equal(t.matmul(x.float(), w, "lut", wcache={}), naive(t, x, w))
+
+
+def test_lattice_factors_are_short_and_exact_and_the_skeleton_is_the_fallback(monkeypatch):
+    """The LLL-reduced factors of a truncated multiplier's E are scaled bit planes: entries <= 64
+    on one side and <= 4 on the other, d = 1 (the skeleton's were up to 320 with d = 5)."""
+    t = ProductTable(MultSpec.parse("trunc:8x8u:k=6,comp=const"))
+    fa, fb, d, peak = t.skeleton()
+    assert t.factor_method() == "lattice" and d == 1
+    assert np.array_equal(fa @ fb.T, t.error)
+    assert max(np.abs(fa).max(), np.abs(fb).max()) <= 64 and min(np.abs(fa).max(), np.abs(fb).max()) <= 4
+    assert peak == int((np.abs(fa) @ np.abs(fb).T).max())
+    # the same terms with the lattice step failing: the skeleton (d > 1) still gives exact sums
+    monkeypatch.setattr(intfactor, "lattice_factors", lambda e, r: None)
+    s = ProductTable(MultSpec.parse("trunc:8x8u:k=6,comp=const"))
+    fa2, fb2, d2, _ = s.skeleton()
+    assert s.factor_method() == "skeleton" and d2 > 1 and np.array_equal(fa2 @ fb2.T, d2 * s.error)
+    x, w = operands(s, 23, 140, 9, seed=2)
+    for int8 in (True, False):
+        monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
+        assert torch.equal(s.matmul(x, w, "lowrank", wcache={}), naive(s, x, w))
+
+
+def test_lll_keeps_the_lattice_and_shortens_it():
+    rng = np.random.default_rng(4)
+    short = rng.integers(-3, 4, (40, 3)).astype(object)
+    mix = np.array([[1, 7, -20], [0, 1, 9], [0, 0, 1]], dtype=object)     # unimodular
+    red = intfactor.lll(short @ mix)
+    assert np.abs(red).max() <= 3 * np.abs(short).max()
+    # same lattice: each side's columns are integer combinations of the other's
+    for a, b in ((red, short), (short, red)):
+        coef = intfactor._coefficients(b, a)
+        assert all(v.denominator == 1 for row in coef for v in row)
+
+
+@pytest.mark.parametrize("fa,fb,single", [
+    (np.arange(-40, 41), np.arange(-3, 4).repeat(12)[:81], True),          # fits: one term
+    (np.arange(0, 256), np.arange(0, 16).repeat(16), True),                # offset 128 centres fa
+    (np.arange(-1000, 1000, 7), np.arange(-1, 2).repeat(100)[:286], True),  # split fa, scale fb
+    (np.arange(-16, 16).repeat(8), np.arange(0, 256), False),              # needs a second scale
+])
+def test_column_terms_rebuild_the_column(fa, fb, single):
+    c, terms = intfactor.column_terms(fa, fb)
+    got = c * fb[None, :].astype(object) + sum((1 << sh) * np.outer(da, db).astype(object) for sh, da, db in terms)
+    assert (got == np.outer(fa, fb).astype(object)).all()
+    assert all(d.min() >= -128 and d.max() <= 127 for _, da, db in terms for d in (da, db))
+    assert all(sh == 0 for sh, _, _ in terms) == single
