@@ -288,21 +288,17 @@ class ProductTable:
         """Integer factors of E: ``E = (Fa @ Fb.T) / d`` with int64 ``Fa`` (2^a, r), ``Fb`` (2^b, r),
         as ``(Fa, Fb, d, peak)``, ``peak`` the largest ``|Fa| @ |Fb|^T`` entry.
 
-        The LLL-reduced lattice basis of E's columns first (short entries, ``d = 1``; see
-        :mod:`.intfactor`), the skeleton (CUR) decomposition with a common denominator if that
-        fails; both checked exactly. Integer factors keep float32 and int8 GEMMs and float
+        The LLL-reduced lattice basis of E's columns (short entries, ``d = 1``) or the skeleton
+        (CUR) decomposition with a common denominator, whichever needs fewer int8 terms (see
+        :mod:`.intfactor`); both checked exactly. Integer factors keep float32 and int8 GEMMs and float
         convolutions exact. ``None`` when E's rank exceeds :data:`SKELETON_MAX_RANK` or no
         factorization passes its check; :meth:`factor_method` says which one is used.
         """
         if "skel" not in self._factors:
-            r, got, method = self.exact_rank(), None, None
-            if 0 < r <= SKELETON_MAX_RANK:
-                for method, fn in (("lattice", intfactor.lattice_factors), ("skeleton", intfactor.skeleton)):
-                    got = fn(self.error, r)
-                    if got is not None:
-                        break
+            r = self.exact_rank()
+            got, method = intfactor.best_factors(self.error, r) if 0 < r <= SKELETON_MAX_RANK else (None, None)
             self._factors["skel"] = got
-            self._factors["skel_method"] = method if got is not None else None
+            self._factors["skel_method"] = method
         return self._factors["skel"]
 
     def factor_method(self):
@@ -418,6 +414,27 @@ class ProductTable:
             self._factors["i8_fold"] = width(self._i8_terms(True)) <= width(self._i8_terms(False)) + 1
         return self._factors["i8_fold"]
 
+    def _i8_groups(self, fold, wi):
+        """The int8 terms as gather groups for weight indices ``wi`` (``w - b_min``, any shape S):
+        ``[(shift, packed, p, wt)]`` with ``packed`` (2^a,) the activation digits of each value packed
+        into one 1/2/4/8-byte entry and ``wt`` (S..., p) int8 the matching weight digits (zero in
+        unused slots), one group per shift and up to 8 terms; and the offsets' share (S...) int64,
+        ``sum_j c_j Fb_j(w)`` (None when every offset is 0), to be summed over the reduction."""
+        terms, offsets = self._i8_terms(fold)
+        wconst = None
+        if offsets.any():
+            wconst = torch.from_numpy(self.skeleton()[1])[wi] @ torch.from_numpy(offsets)
+        groups = []
+        for shift, ta, tb in terms:
+            for c0 in range(0, ta.shape[1], 8):
+                a, b = ta[:, c0:c0 + 8], tb[:, c0:c0 + 8]
+                p = _packed_width(a.shape[1])
+                if p > a.shape[1]:
+                    a = torch.cat([a, a.new_zeros(a.shape[0], p - a.shape[1])], 1)
+                    b = torch.cat([b, b.new_zeros(b.shape[0], p - b.shape[1])], 1)
+                groups.append((shift, a.contiguous().view(_PACKED[p]).reshape(-1), p, b[wi]))
+        return groups, wconst
+
     def _lowrank_i8(self, xq, wq, cache):
         """The lowrank accumulators with int8 GEMMs: per scale, the activation digits times the weight
         digits, divided by ``d``, plus the exact product on centred operands (folded into the same
@@ -432,24 +449,10 @@ class ProductTable:
         fold = self._i8_fold()
         if "i8" not in cache:
             wi = (wq - self.b_min).long()
-            groups = []
-            terms, offsets = self._i8_terms(fold)
-            wconst = None
-            if offsets.any():   # the offsets' share: sum_j c_j sum_k Fb_j(w[k, n])
-                fb = torch.from_numpy(self.skeleton()[1])
-                wconst = (fb[wi].sum(0) @ torch.from_numpy(offsets))[None, :]
-            for shift, ta, tb in terms:
-                for c0 in range(0, ta.shape[1], 8):
-                    a, b = ta[:, c0:c0 + 8], tb[:, c0:c0 + 8]
-                    p = _packed_width(a.shape[1])
-                    if p > a.shape[1]:
-                        a = torch.cat([a, a.new_zeros(a.shape[0], p - a.shape[1])], 1)
-                        b = torch.cat([b, b.new_zeros(b.shape[0], p - b.shape[1])], 1)
-                    packed = a.contiguous().view(_PACKED[p]).reshape(-1)      # one entry per activation value
-                    wt = b[wi].permute(0, 2, 1).reshape(K * p, N)
-                    groups.append((shift, packed, p, wt.contiguous()))
-            cache["i8"] = groups
-            cache["i8_wconst"] = wconst
+            groups, wconst = self._i8_groups(fold, wi)
+            cache["i8"] = [(shift, packed, p, wt.permute(0, 2, 1).reshape(K * p, N).contiguous())
+                           for shift, packed, p, wt in groups]
+            cache["i8_wconst"] = None if wconst is None else wconst.sum(0)[None, :]
         # scratch buffers kept with the weights: a fresh ~20 MB tensor per call costs page faults
         # whose price varies with the machine's load more than the gather itself
         scratch = cache.get("i8_scratch")
@@ -504,6 +507,8 @@ class ProductTable:
         cg = C // groups
         csum = codes.view(B, groups, cg, H, W).sum(2) if cg > 1 else codes
         box = _int_conv(csum, box_w, stride, dilation, groups, cg * max(abs(self.a_min), abs(self.a_max)))
+        if path == "lowrank" and not self.is_exact and groups == 1 and self.int8_ok():
+            return self._conv_i8(codes, wq, stride, dilation, cache), box, const
         xc = codes - self.a_mid if self.a_mid else codes
         y = _int_conv(xc, wc, stride, dilation, groups, peak)
         if path == "lowrank" and not self.is_exact:
@@ -535,6 +540,56 @@ class ProductTable:
             y += err / d if d != 1 else err    # exact: err is a multiple of d below 2^53
         return y, box, const
 
+    def _conv_i8(self, codes, wq, stride, dilation, cache):
+        """The ``core`` of :meth:`conv2d_parts` (centred product plus error) with int8 GEMMs.
+
+        The activation digits are gathered once per input pixel (not per window position, as an
+        unfolded matrix product would) into a channels-last int8 tensor (B, H, W, C*p). A stride-1
+        convolution is then one GEMM per kernel tap on row-shifted views of that tensor
+        (:func:`_tap_conv`): no unfolding at all. Strided ones unfold in batch chunks."""
+        O, C, KH, KW = wq.shape
+        B, _, H, W = codes.shape
+        fold = self._i8_fold()
+        if "conv_i8" not in cache:
+            wi = (wq - self.b_min).long()
+            groups, wconst = self._i8_groups(fold, wi)
+            taps = []
+            for shift, packed, p, wt in groups:      # wt (O, C, KH, KW, p) -> (KH*KW, C*p, O)
+                taps.append((shift, packed, p, wt.permute(2, 3, 1, 4, 0).reshape(KH * KW, -1, O).contiguous()))
+            if not fold:   # the centred exact product: a' = a - a_mid is already an int8
+                w0 = (wq - self.b_mid).to(torch.int8).permute(2, 3, 1, 0)
+                taps.append((0, None, 1, w0.reshape(KH * KW, -1, O).contiguous()))
+            wconst = None if wconst is None else wconst.reshape(O, -1).sum(1)
+            cache["conv_i8"] = (taps, wconst)
+        taps, wconst = cache["conv_i8"]
+        nhwc = codes.permute(0, 2, 3, 1)
+        idx = torch.empty(nhwc.shape, dtype=torch.int32)
+        idx.copy_(nhwc)
+        if self.a_min:
+            idx.sub_(self.a_min)
+        idx = idx.view(-1)
+        extra = _tap_rows(W, (KH, KW), stride, dilation)
+        core = None
+        for shift, packed, p, wt in taps:
+            # the gathered digits, with ``extra`` zero rows after the last pixel for the shifted views
+            g = torch.empty(idx.numel() * p + extra * wt.shape[1], dtype=torch.int8)
+            g[idx.numel() * p:].zero_()
+            if packed is None:
+                g[:idx.numel()].copy_(_to_i8(nhwc, self.a_mid).reshape(-1))
+            else:
+                torch.index_select(packed, 0, idx, out=g[:idx.numel() * p].view(_PACKED[p]))
+            part = _tap_conv(g.view(-1, wt.shape[1]), (B, H, W), wt, (KH, KW), stride, dilation).permute(0, 3, 1, 2)
+            if core is None:   # int32 sums straight into the float64 core (exact below 2^53)
+                core = torch.empty(part.shape, dtype=torch.float64).copy_(part)
+                if shift:
+                    core.mul_(1 << shift)
+            else:
+                core.add_(part, alpha=1 << shift)
+        if wconst is not None:   # integers below 2^53: exact in float64
+            core += wconst.double().view(1, O, 1, 1)
+        d = self.skeleton()[2]
+        return core.div_(d).floor_() if d != 1 else core
+
     def conv_ok(self, path):
         """Whether :meth:`conv2d_parts` can serve ``path`` (else the layer unfolds to matrix products)."""
         return path == "exact" or self.is_exact or (path == "lowrank" and self.skeleton() is not None)
@@ -549,6 +604,65 @@ def _plan(peak, k_dim):
     if peak * min(k_dim, 64) < _F32_EXACT:
         return "float32", max(1, (_F32_EXACT - 1) // peak)
     return "float64", max(1, (_F64_EXACT - 1) // peak)
+
+
+def _out_size(n, k, stride, dilation):
+    return (n - dilation * (k - 1) - 1) // stride + 1
+
+
+def _tap_rows(W, kernel, stride, dilation):
+    """Rows past the last pixel that the shifted views of :func:`_tap_conv` read (stride 1 only)."""
+    if tuple(stride) != (1, 1):
+        return 0
+    return dilation[0] * (kernel[0] - 1) * W + dilation[1] * (kernel[1] - 1)
+
+
+_TAP_ROWS = 1 << 15     # rows per GEMM block: a block's operands and int32 sums stay in cache
+
+
+def _tap_conv(g, shape, wt, kernel, stride, dilation):
+    """Exact int32 (int64 when needed) (B, OH, OW, O) convolution of channels-last int8 digits ``g`` (B*H*W + extra, Cp)
+    with per-tap weights ``wt`` (KH*KW, Cp, O) int8.
+
+    Stride 1: output pixel (h, w) is ``sum_t g[row(h, w) + off_t] @ wt[t]`` with
+    ``off_t = dh*ky*W + dw*kx``, so each tap is a GEMM on a row-shifted *view* of ``g``, computed
+    on the whole (H, W) grid and cropped to (OH, OW) (the rows that wrap into the next image
+    row or image are the cropped ones; the result is a view). Other strides unfold (B-chunks of) ``g`` with
+    ``as_strided``. Sums are int32 while ``taps * Cp * 128^2`` stays below 2^31, else int64."""
+    B, H, W = shape
+    KH, KW = kernel
+    T, Cp, O = wt.shape
+    OH, OW = _out_size(H, KH, stride[0], dilation[0]), _out_size(W, KW, stride[1], dilation[1])
+    wide = T * Cp * (1 << 14) >= _I32_MAX
+    if tuple(stride) == (1, 1):
+        rows = B * H * W
+        out = torch.empty(rows, O, dtype=torch.int64 if wide else torch.int32)
+        offs = [dilation[0] * ky * W + dilation[1] * kx for ky in range(KH) for kx in range(KW)]
+        # all taps in one GEMM (N = taps * O runs faster than taps GEMMs of N = O), then the
+        # taps' shifted slices summed; blocks of rows keep that product (~4 MB) in cache
+        wall = wt.permute(1, 0, 2).reshape(Cp, T * O)
+        block = max(1024, min(1 << 14, (1 << 22) // (T * O * 4)))
+        for r0 in range(0, rows, block):
+            r1 = min(rows, r0 + block)
+            prod = torch._int_mm(g[r0:r1 + offs[-1]], wall)
+            acc = out[r0:r1]
+            for t, off in enumerate(offs):
+                part = prod[off:off + r1 - r0, t * O:(t + 1) * O]
+                if t == 0:
+                    acc.copy_(part)
+                else:
+                    acc.add_(part)
+        return out.view(B, H, W, O)[:, :OH, :OW]
+    v = g[:B * H * W].view(B, H, W, Cp)
+    sB, sH, sW, _ = v.stride()
+    per = max(1, _TAP_ROWS // (OH * OW))
+    outs = []
+    for b0 in range(0, B, per):
+        nb = min(B, b0 + per) - b0
+        cols = v[b0:b0 + nb].as_strided((nb, OH, OW, KH, KW, Cp),
+                                         (sB, sH * stride[0], sW * stride[1], sH * dilation[0], sW * dilation[1], 1))
+        outs.append(_imm(cols.reshape(nb * OH * OW, T * Cp), wt.reshape(T * Cp, O), 1 << 14))
+    return torch.cat(outs).view(B, OH, OW, O)
 
 
 def _int_conv(x, w, stride, dilation, groups, peak):

@@ -192,3 +192,26 @@ def test_column_terms_rebuild_the_column(fa, fb, single):
     assert (got == np.outer(fa, fb).astype(object)).all()
     assert all(d.min() >= -128 and d.max() <= 127 for _, da, db in terms for d in (da, db))
     assert all(sh == 0 for sh, _, _ in terms) == single
+
+
+@pytest.mark.parametrize("text", ["trunc:8x8u:k=6,comp=const", "drum:8x8u:k=4", "mitchell:8x8u:ec=1", "drum:8x8s:k=4"])
+@pytest.mark.parametrize("cin,cout,k,stride,dil", [(3, 16, 3, 1, 1), (16, 8, 3, 2, 1), (5, 8, 1, 2, 1),
+                                                   (8, 16, 3, 1, 2), (4, 8, 2, 1, 1)])
+def test_int8_tap_convolution_equals_the_float_convolution(text, cin, cout, k, stride, dil, monkeypatch):
+    """The int8 conv route (one GEMM per tap on shifted rows at stride 1, unfolded chunks otherwise;
+    one gather group for trunc and Mitchell, two scales plus the exact product for unsigned DRUM)
+    gives the float route's integers, which are the LUT's."""
+    t = ProductTable(MultSpec.parse(text))
+    g = torch.Generator().manual_seed(cin * 31 + k)
+    codes = torch.randint(t.a_min, t.a_max + 1, (3, cin, 9, 10), generator=g).float()
+    wq = torch.randint(t.b_min, t.b_max + 1, (cout, cin, k, k), generator=g)
+    got = {}
+    for int8 in (True, False):
+        monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
+        got[int8] = t.conv2d_parts(codes, wq, (stride, stride), (dil, dil), 1, "lowrank", {})
+    assert torch.equal(got[True][0], got[False][0])
+    # and both are the LUT's: one output pixel by direct gather
+    acc = got[True][0] + t.b_mid * got[True][1] + got[True][2]
+    win = codes[:, :, 0:dil * (k - 1) + 1:dil, 0:dil * (k - 1) + 1:dil].long()      # output pixel (0, 0)
+    lut = t.table[(win - t.a_min)[:, None], (wq - t.b_min)[None]].sum((2, 3, 4))
+    assert torch.equal(acc[:, :, 0, 0].long(), lut)
