@@ -376,14 +376,19 @@ class ProductTable:
         return acc, info
 
     def _i8_terms(self, fold=False):
-        """The factors ``d*E = Fa Fb^T`` as int8 GEMM terms grouped by scale, and the offsets.
+        """The factors ``d*E = Fa Fb^T`` as int8 GEMM terms, grouped by shared activation digits.
 
         Each factor column becomes a few terms (:func:`.intfactor.column_terms`): an offset ``c_j``
         that centres ``Fa_j`` (added back as ``c_j * sum_k Fb_j(w)``, a weight-only constant) and
-        digit pairs that fit int8, all at scale 1 when one side splits into digits whose partners
-        still fit, else at powers of 256. Returns ``([(shift, Ta (2^a, t) int8, Tb (2^b, t) int8)],
-        offsets (r,) int64)``, one entry per shift. ``fold`` puts the centred exact product first,
-        as the column pair ``(a', d*b')``, so that ``d*(a'b' + E)`` comes out of the same GEMMs."""
+        digit pairs ``2^shift * Da(a) Db(b)`` that fit int8, all at shift 0 when one side splits into
+        digits whose partners still fit, else at powers of 256. Terms with the same activation
+        digits share one slot, so a gather serves every shift: the GEMM gets one weight block per
+        shift side by side instead (DRUM: one gather instead of two).
+
+        Returns ``([(Ta (2^a, p) int8, [(shift, Tb (2^b, p) int8), ...]), ...], offsets (r,) int64)``:
+        groups of up to 8 activation digit slots (p = 1, 2, 4 or 8, unused slots zero) with a
+        weight table per shift. ``fold`` puts the centred exact product first, as the column pair
+        ``(a', d*b')``, so that ``d*(a'b' + E)`` comes out of the same GEMMs."""
         key = ("i8", fold)
         if key not in self._factors:
             fa, fb, d, _ = self.skeleton()
@@ -392,48 +397,58 @@ class ProductTable:
                 a = np.arange(self.a_min, self.a_max + 1) - self.a_mid
                 b = np.arange(self.b_min, self.b_max + 1) - self.b_mid
                 cols.insert(0, intfactor.column_terms(a, d * b, offset=False))
-            levels = {}
+            slots, used = [], {}      # activation digit vectors; (slot, shift) -> b digits
             for _, terms in cols:
                 for shift, da, db in terms:
-                    pa, pb = levels.setdefault(shift, ([], []))
-                    pa.append(da)
-                    pb.append(db)
+                    i = next((i for i, v in enumerate(slots) if np.array_equal(v, da) and (i, shift) not in used), None)
+                    if i is None:
+                        slots.append(da)
+                        i = len(slots) - 1
+                    used[(i, shift)] = db
+            groups = []
+            for g0 in range(0, len(slots), 8):
+                n = min(8, len(slots) - g0)
+                p = _packed_width(n)
+                ta = np.zeros((len(slots[0]), p), dtype=np.int8)
+                ta[:, :n] = np.stack(slots[g0:g0 + n], 1)
+                levels = {}
+                for (i, shift), db in used.items():
+                    if g0 <= i < g0 + n:
+                        levels.setdefault(shift, np.zeros((len(db), p), dtype=np.int8))[:, i - g0] = db
+                groups.append((torch.from_numpy(ta), [(sh, torch.from_numpy(tb)) for sh, tb in sorted(levels.items())]))
             offsets = np.array([c for c, _ in cols[1 if fold else 0:]], dtype=np.int64)
-            self._factors[key] = ([(shift, torch.from_numpy(np.stack(pa, 1).astype(np.int8)),
-                                    torch.from_numpy(np.stack(pb, 1).astype(np.int8)))
-                                   for shift, (pa, pb) in sorted(levels.items())], offsets)
+            self._factors[key] = (groups, offsets)
         return self._factors[key]
 
     def _i8_fold(self):
-        """Whether the exact product rides in the digit GEMMs' padding instead of a GEMM of its own:
-        when the packed widths (1/2/4/8 per group of up to 8 terms) grow by at most the one K it saves."""
+        """Whether the exact product rides along in the digit GEMMs instead of a GEMM of its own.
+
+        Cost in units of one int8 GEMM of inner size K: ``p * shifts`` per group, 4 per gather
+        (measured: a gather of 4096x576 values costs about as much as a K*4 GEMM), and 3 for a
+        separate exact product (its GEMM and the pass that centres the activations)."""
         if "i8_fold" not in self._factors:
-            def width(terms):
-                return sum(_packed_width(min(8, t.shape[1] - c0)) for _, t, _ in terms[0]
-                           for c0 in range(0, t.shape[1], 8))
-            self._factors["i8_fold"] = width(self._i8_terms(True)) <= width(self._i8_terms(False)) + 1
+            def cost(fold):
+                groups, _ = self._i8_terms(fold)
+                return sum(4 + ta.shape[1] * len(levels) for ta, levels in groups) + (0 if fold else 3)
+            self._factors["i8_fold"] = cost(True) <= cost(False)
         return self._factors["i8_fold"]
 
     def _i8_groups(self, fold, wi):
         """The int8 terms as gather groups for weight indices ``wi`` (``w - b_min``, any shape S):
-        ``[(shift, packed, p, wt)]`` with ``packed`` (2^a,) the activation digits of each value packed
-        into one 1/2/4/8-byte entry and ``wt`` (S..., p) int8 the matching weight digits (zero in
-        unused slots), one group per shift and up to 8 terms; and the offsets' share (S...) int64,
-        ``sum_j c_j Fb_j(w)`` (None when every offset is 0), to be summed over the reduction."""
-        terms, offsets = self._i8_terms(fold)
+        ``[(packed, p, shifts, wt)]`` with ``packed`` (2^a,) the activation digits of each value packed
+        into one 1/2/4/8-byte entry, and ``wt`` (S..., L, p) int8 the matching weight digits for each of
+        the L ``shifts``; and the offsets' share (S...) int64, ``sum_j c_j Fb_j(w)`` (None when every
+        offset is 0), to be summed over the reduction."""
+        groups, offsets = self._i8_terms(fold)
         wconst = None
         if offsets.any():
             wconst = torch.from_numpy(self.skeleton()[1])[wi] @ torch.from_numpy(offsets)
-        groups = []
-        for shift, ta, tb in terms:
-            for c0 in range(0, ta.shape[1], 8):
-                a, b = ta[:, c0:c0 + 8], tb[:, c0:c0 + 8]
-                p = _packed_width(a.shape[1])
-                if p > a.shape[1]:
-                    a = torch.cat([a, a.new_zeros(a.shape[0], p - a.shape[1])], 1)
-                    b = torch.cat([b, b.new_zeros(b.shape[0], p - b.shape[1])], 1)
-                groups.append((shift, a.contiguous().view(_PACKED[p]).reshape(-1), p, b[wi]))
-        return groups, wconst
+        out = []
+        for ta, levels in groups:
+            p = ta.shape[1]
+            tb = torch.stack([t for _, t in levels], 1)          # (2^b, L, p)
+            out.append((ta.contiguous().view(_PACKED[p]).reshape(-1), p, [sh for sh, _ in levels], tb[wi]))
+        return out, wconst
 
     def _lowrank_i8(self, xq, wq, cache):
         """The lowrank accumulators with int8 GEMMs: per scale, the activation digits times the weight
@@ -449,28 +464,30 @@ class ProductTable:
         fold = self._i8_fold()
         if "i8" not in cache:
             wi = (wq - self.b_min).long()
-            groups, wconst = self._i8_groups(fold, wi)
-            cache["i8"] = [(shift, packed, p, wt.permute(0, 2, 1).reshape(K * p, N).contiguous())
-                           for shift, packed, p, wt in groups]
+            groups, wconst = self._i8_groups(fold, wi)     # wt (K, N, L, p) -> (K * p, L * N)
+            cache["i8"] = [(packed, p, shifts, wt.permute(0, 3, 2, 1).reshape(K * p, len(shifts) * N).contiguous())
+                           for packed, p, shifts, wt in groups]
             cache["i8_wconst"] = None if wconst is None else wconst.sum(0)[None, :]
         # scratch buffers kept with the weights: a fresh ~20 MB tensor per call costs page faults
         # whose price varies with the machine's load more than the gather itself
         scratch = cache.get("i8_scratch")
         if scratch is None or scratch[0] != M:
             scratch = (M, torch.empty(M * K, dtype=torch.int32),
-                       {p: torch.empty(M * K, dtype=_PACKED[p]) for _, _, p, _ in cache["i8"]})
+                       {p: torch.empty(M * K, dtype=_PACKED[p]) for _, p, _, _ in cache["i8"]})
             cache["i8_scratch"] = scratch
         _, idx, outs = scratch
         idx.copy_(xq.reshape(-1))
         if self.a_min:
             idx.sub_(self.a_min)
         err = None
-        for shift, packed, p, wt in cache["i8"]:
+        for packed, p, shifts, wt in cache["i8"]:
             g = torch.index_select(packed, 0, idx, out=outs[p]).view(torch.int8).view(M, K * p)
-            part = _imm(g, wt, 1 << 14)
-            if shift:
-                part <<= shift
-            err = part if err is None else err.add_(part)
+            prod = _imm(g, wt, 1 << 14)
+            for li, shift in enumerate(shifts):
+                part = prod[:, li * N:(li + 1) * N] if len(shifts) > 1 else prod
+                if shift:
+                    part = part << shift
+                err = part if err is None else err.add_(part)
         if cache["i8_wconst"] is not None:
             err += cache["i8_wconst"]
         d = self.skeleton()[2]
@@ -553,12 +570,13 @@ class ProductTable:
         if "conv_i8" not in cache:
             wi = (wq - self.b_min).long()
             groups, wconst = self._i8_groups(fold, wi)
-            taps = []
-            for shift, packed, p, wt in groups:      # wt (O, C, KH, KW, p) -> (KH*KW, C*p, O)
-                taps.append((shift, packed, p, wt.permute(2, 3, 1, 4, 0).reshape(KH * KW, -1, O).contiguous()))
+            taps = []   # wt (O, C, KH, KW, L, p) -> (KH*KW, C*p, L*O)
+            for packed, p, shifts, wt in groups:
+                wt = wt.permute(2, 3, 1, 5, 4, 0).reshape(KH * KW, C * p, len(shifts) * O)
+                taps.append((packed, p, shifts, wt.contiguous()))
             if not fold:   # the centred exact product: a' = a - a_mid is already an int8
                 w0 = (wq - self.b_mid).to(torch.int8).permute(2, 3, 1, 0)
-                taps.append((0, None, 1, w0.reshape(KH * KW, -1, O).contiguous()))
+                taps.append((None, 1, [0], w0.reshape(KH * KW, -1, O).contiguous()))
             wconst = None if wconst is None else wconst.reshape(O, -1).sum(1)
             cache["conv_i8"] = (taps, wconst)
         taps, wconst = cache["conv_i8"]
@@ -570,7 +588,7 @@ class ProductTable:
         idx = idx.view(-1)
         extra = _tap_rows(W, (KH, KW), stride, dilation)
         core = None
-        for shift, packed, p, wt in taps:
+        for packed, p, shifts, wt in taps:
             # the gathered digits, with ``extra`` zero rows after the last pixel for the shifted views
             g = torch.empty(idx.numel() * p + extra * wt.shape[1], dtype=torch.int8)
             g[idx.numel() * p:].zero_()
@@ -578,13 +596,15 @@ class ProductTable:
                 g[:idx.numel()].copy_(_to_i8(nhwc, self.a_mid).reshape(-1))
             else:
                 torch.index_select(packed, 0, idx, out=g[:idx.numel() * p].view(_PACKED[p]))
-            part = _tap_conv(g.view(-1, wt.shape[1]), (B, H, W), wt, (KH, KW), stride, dilation).permute(0, 3, 1, 2)
-            if core is None:   # int32 sums straight into the float64 core (exact below 2^53)
-                core = torch.empty(part.shape, dtype=torch.float64).copy_(part)
-                if shift:
-                    core.mul_(1 << shift)
-            else:
-                core.add_(part, alpha=1 << shift)
+            prod = _tap_conv(g.view(-1, wt.shape[1]), (B, H, W), wt, (KH, KW), stride, dilation).permute(0, 3, 1, 2)
+            for li, shift in enumerate(shifts):
+                part = prod[:, li * O:(li + 1) * O]
+                if core is None:   # int32 sums straight into the float64 core (exact below 2^53)
+                    core = torch.empty(part.shape, dtype=torch.float64).copy_(part)
+                    if shift:
+                        core.mul_(1 << shift)
+                else:
+                    core.add_(part, alpha=1 << shift)
         if wconst is not None:   # integers below 2^53: exact in float64
             core += wconst.double().view(1, O, 1, 1)
         d = self.skeleton()[2]
