@@ -560,10 +560,11 @@ class ProductTable:
     def _conv_i8(self, codes, wq, stride, dilation, cache):
         """The ``core`` of :meth:`conv2d_parts` (centred product plus error) with int8 GEMMs.
 
-        The activation digits are gathered once per input pixel (not per window position, as an
-        unfolded matrix product would) into a channels-last int8 tensor (B, H, W, C*p). A stride-1
-        convolution is then one GEMM per kernel tap on row-shifted views of that tensor
-        (:func:`_tap_conv`): no unfolding at all. Strided ones unfold in batch chunks."""
+        The activation digits are gathered once per input pixel (not once per window position, as
+        an unfolded matrix product would) into channels-last int8 rows, and each kernel tap is a
+        GEMM on a row-shifted view of them (:class:`_TapPlan`): nothing is unfolded. The result is
+        channels-last float64, so that the layer's dequantisation and the next layer's gather
+        read it in memory order."""
         O, C, KH, KW = wq.shape
         B, _, H, W = codes.shape
         fold = self._i8_fold()
@@ -580,27 +581,26 @@ class ProductTable:
             wconst = None if wconst is None else wconst.reshape(O, -1).sum(1)
             cache["conv_i8"] = (taps, wconst)
         taps, wconst = cache["conv_i8"]
-        nhwc = codes.permute(0, 2, 3, 1)
-        idx = torch.empty(nhwc.shape, dtype=torch.int32)
-        idx.copy_(nhwc)
-        if self.a_min:
-            idx.sub_(self.a_min)
-        idx = idx.view(-1)
-        extra = _tap_rows(W, (KH, KW), stride, dilation)
+        plan = _TapPlan((B, H, W), (KH, KW), stride, dilation)
+        nhwc = plan.phases(codes.permute(0, 2, 3, 1), float(self.a_mid))       # (P, B, Hq, Wq, C) view
+        idx = None
         core = None
         for packed, p, shifts, wt in taps:
-            # the gathered digits, with ``extra`` zero rows after the last pixel for the shifted views
-            g = torch.empty(idx.numel() * p + extra * wt.shape[1], dtype=torch.int8)
-            g[idx.numel() * p:].zero_()
+            g = plan.buffer(C * p)
             if packed is None:
-                g[:idx.numel()].copy_(_to_i8(nhwc, self.a_mid).reshape(-1))
+                g[:plan.pixels].view(nhwc.shape).copy_(_to_i8(nhwc, self.a_mid))
             else:
-                torch.index_select(packed, 0, idx, out=g[:idx.numel() * p].view(_PACKED[p]))
-            prod = _tap_conv(g.view(-1, wt.shape[1]), (B, H, W), wt, (KH, KW), stride, dilation).permute(0, 3, 1, 2)
+                if idx is None:
+                    idx = torch.empty(nhwc.shape, dtype=torch.int32).copy_(nhwc).view(-1)
+                    if self.a_min:
+                        idx.sub_(self.a_min)
+                torch.index_select(packed, 0, idx, out=g[:plan.pixels].view(-1).view(_PACKED[p]))
+            prod = plan.conv(g, wt).permute(0, 3, 1, 2)       # (B, L*O, OH, OW), channels-last strides
             for li, shift in enumerate(shifts):
                 part = prod[:, li * O:(li + 1) * O]
                 if core is None:   # int32 sums straight into the float64 core (exact below 2^53)
-                    core = torch.empty(part.shape, dtype=torch.float64).copy_(part)
+                    core = torch.empty(part.shape, dtype=torch.float64,
+                                       memory_format=torch.channels_last).copy_(part)
                     if shift:
                         core.mul_(1 << shift)
                 else:
@@ -630,59 +630,82 @@ def _out_size(n, k, stride, dilation):
     return (n - dilation * (k - 1) - 1) // stride + 1
 
 
-def _tap_rows(W, kernel, stride, dilation):
-    """Rows past the last pixel that the shifted views of :func:`_tap_conv` read (stride 1 only)."""
-    if tuple(stride) != (1, 1):
-        return 0
-    return dilation[0] * (kernel[0] - 1) * W + dilation[1] * (kernel[1] - 1)
+class _TapPlan:
+    """A convolution as GEMMs on row-shifted views of channels-last pixel rows.
 
+    With stride 1, output pixel (h, w) is ``sum_t x[h + dy_t, w + dx_t] @ W_t``; on the pixel
+    rows of ``x`` (B*H*W rows of C values) that is row ``r(h, w) + dy_t*W + dx_t``, so tap t is a
+    GEMM on the rows shifted by a constant: a view, no copy. All taps run as one GEMM of
+    N = taps * O on row blocks, and their shifted slices are summed. The whole (H, W) grid is
+    computed and cropped to (OH, OW): the rows that wrap into the next image row or image only
+    reach cropped outputs. A stride s splits the input into s*s phase grids
+    ``x[py::s, px::s]`` (one copy of the input, only the phases some tap reads); tap (dy, dx)
+    reads phase (dy % s, dx % s) shifted by (dy // s, dx // s), so a strided convolution is a sum
+    of stride-1 ones on the phases. Sums are int32 while ``taps * Cp * 128^2`` stays below 2^31,
+    else int64."""
 
-_TAP_ROWS = 1 << 15     # rows per GEMM block: a block's operands and int32 sums stay in cache
+    BLOCK_BYTES = 1 << 22    # one row block's GEMM output: stays in cache
 
+    def __init__(self, shape, kernel, stride, dilation):
+        B, H, W = shape
+        (KH, KW), (sh, sw), (dh, dw) = kernel, stride, dilation
+        self.B, self.sh, self.sw = B, sh, sw
+        self.OH, self.OW = _out_size(H, KH, sh, dh), _out_size(W, KW, sw, dw)
+        self.Hq, self.Wq = -(-H // sh), -(-W // sw)
+        self.pad = (self.Hq * sh - H, self.Wq * sw - W)
+        by_phase = {}
+        for ky in range(KH):
+            for kx in range(KW):
+                (sy, py), (sx, px) = divmod(ky * dh, sh), divmod(kx * dw, sw)
+                by_phase.setdefault((py, px), []).append((ky * KW + kx, sy * self.Wq + sx))
+        self.phase_list = sorted(by_phase)
+        self.taps = [by_phase[ph] for ph in self.phase_list]
+        self.rows = B * self.Hq * self.Wq          # rows per phase
+        self.pixels = self.rows * len(self.phase_list)
+        self.extra = max(off for taps in self.taps for _, off in taps)
 
-def _tap_conv(g, shape, wt, kernel, stride, dilation):
-    """Exact int32 (int64 when needed) (B, OH, OW, O) convolution of channels-last int8 digits ``g`` (B*H*W + extra, Cp)
-    with per-tap weights ``wt`` (KH*KW, Cp, O) int8.
+    def phases(self, nhwc, fill):
+        """The phase grids the taps read, as a (P, B, Hq, Wq, C) view of ``nhwc`` (B, H, W, C)
+        (padded with ``fill`` to whole strides; a copy only then)."""
+        if any(self.pad):
+            nhwc = F.pad(nhwc, (0, 0, 0, self.pad[1], 0, self.pad[0]), value=fill)
+        B, _, _, C = nhwc.shape
+        v = nhwc.reshape(B, self.Hq, self.sh, self.Wq, self.sw, C) if nhwc.is_contiguous() else \
+            nhwc.unflatten(1, (self.Hq, self.sh)).unflatten(3, (self.Wq, self.sw))
+        return torch.stack([v[:, :, py, :, px] for py, px in self.phase_list]) if len(self.phase_list) > 1 \
+            else v[:, :, 0, :, 0].unsqueeze(0)
 
-    Stride 1: output pixel (h, w) is ``sum_t g[row(h, w) + off_t] @ wt[t]`` with
-    ``off_t = dh*ky*W + dw*kx``, so each tap is a GEMM on a row-shifted *view* of ``g``, computed
-    on the whole (H, W) grid and cropped to (OH, OW) (the rows that wrap into the next image
-    row or image are the cropped ones; the result is a view). Other strides unfold (B-chunks of) ``g`` with
-    ``as_strided``. Sums are int32 while ``taps * Cp * 128^2`` stays below 2^31, else int64."""
-    B, H, W = shape
-    KH, KW = kernel
-    T, Cp, O = wt.shape
-    OH, OW = _out_size(H, KH, stride[0], dilation[0]), _out_size(W, KW, stride[1], dilation[1])
-    wide = T * Cp * (1 << 14) >= _I32_MAX
-    if tuple(stride) == (1, 1):
-        rows = B * H * W
-        out = torch.empty(rows, O, dtype=torch.int64 if wide else torch.int32)
-        offs = [dilation[0] * ky * W + dilation[1] * kx for ky in range(KH) for kx in range(KW)]
-        # all taps in one GEMM (N = taps * O runs faster than taps GEMMs of N = O), then the
-        # taps' shifted slices summed; blocks of rows keep that product (~4 MB) in cache
-        wall = wt.permute(1, 0, 2).reshape(Cp, T * O)
-        block = max(1024, min(1 << 14, (1 << 22) // (T * O * 4)))
-        for r0 in range(0, rows, block):
-            r1 = min(rows, r0 + block)
-            prod = torch._int_mm(g[r0:r1 + offs[-1]], wall)
-            acc = out[r0:r1]
-            for t, off in enumerate(offs):
-                part = prod[off:off + r1 - r0, t * O:(t + 1) * O]
-                if t == 0:
-                    acc.copy_(part)
-                else:
-                    acc.add_(part)
-        return out.view(B, H, W, O)[:, :OH, :OW]
-    v = g[:B * H * W].view(B, H, W, Cp)
-    sB, sH, sW, _ = v.stride()
-    per = max(1, _TAP_ROWS // (OH * OW))
-    outs = []
-    for b0 in range(0, B, per):
-        nb = min(B, b0 + per) - b0
-        cols = v[b0:b0 + nb].as_strided((nb, OH, OW, KH, KW, Cp),
-                                         (sB, sH * stride[0], sW * stride[1], sH * dilation[0], sW * dilation[1], 1))
-        outs.append(_imm(cols.reshape(nb * OH * OW, T * Cp), wt.reshape(T * Cp, O), 1 << 14))
-    return torch.cat(outs).view(B, OH, OW, O)
+    def buffer(self, width):
+        """Pixel rows of ``width`` int8 values for every phase, and zero rows after them that the
+        last shifted views read."""
+        g = torch.empty(self.pixels + self.extra, width, dtype=torch.int8)
+        g[self.pixels:].zero_()
+        return g
+
+    def conv(self, g, wt):
+        """(B, OH, OW, N) int32/int64 view: the convolution of the rows ``g`` with per-tap weights
+        ``wt`` (taps, Cp, N) int8."""
+        T, Cp, N = wt.shape
+        wide = T * Cp * (1 << 14) >= _I32_MAX
+        out = torch.empty(self.rows, N, dtype=torch.int64 if wide else torch.int32)
+        first = True
+        for k, taps in enumerate(self.taps):
+            base = k * self.rows
+            wall = wt[[t for t, _ in taps]].permute(1, 0, 2).reshape(Cp, len(taps) * N)
+            block = max(1024, min(1 << 14, self.BLOCK_BYTES // (len(taps) * N * 4)))
+            last = max(off for _, off in taps)
+            for r0 in range(0, self.rows, block):
+                r1 = min(self.rows, r0 + block)
+                prod = torch._int_mm(g[base + r0:base + r1 + last], wall)
+                acc = out[r0:r1]
+                for i, (_, off) in enumerate(taps):
+                    part = prod[off:off + r1 - r0, i * N:(i + 1) * N]
+                    if first and i == 0:
+                        acc.copy_(part)
+                    else:
+                        acc.add_(part)
+            first = False
+        return out.view(self.B, self.Hq, self.Wq, N)[:, :self.OH, :self.OW]
 
 
 def _int_conv(x, w, stride, dilation, groups, peak):

@@ -196,11 +196,12 @@ def test_column_terms_rebuild_the_column(fa, fb, single):
 
 @pytest.mark.parametrize("text", ["trunc:8x8u:k=6,comp=const", "drum:8x8u:k=4", "mitchell:8x8u:ec=1", "drum:8x8s:k=4"])
 @pytest.mark.parametrize("cin,cout,k,stride,dil", [(3, 16, 3, 1, 1), (16, 8, 3, 2, 1), (5, 8, 1, 2, 1),
-                                                   (8, 16, 3, 1, 2), (4, 8, 2, 1, 1)])
+                                                   (8, 16, 3, 1, 2), (4, 8, 2, 1, 1), (6, 8, 3, 3, 1),
+                                                   (4, 8, 3, 2, 2)])
 def test_int8_tap_convolution_equals_the_float_convolution(text, cin, cout, k, stride, dil, monkeypatch):
-    """The int8 conv route (one GEMM per tap on shifted rows at stride 1, unfolded chunks otherwise;
-    one gather group for trunc and Mitchell, two scales plus the exact product for unsigned DRUM)
-    gives the float route's integers, which are the LUT's."""
+    """The int8 conv route (GEMMs on row-shifted views, strided convolutions split into phase
+    grids, odd sizes padded; one gather group for trunc and Mitchell, two scales plus the exact
+    product for unsigned DRUM) gives the float route's integers, which are the LUT's."""
     t = ProductTable(MultSpec.parse(text))
     g = torch.Generator().manual_seed(cin * 31 + k)
     codes = torch.randint(t.a_min, t.a_max + 1, (3, cin, 9, 10), generator=g).float()
