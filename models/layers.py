@@ -222,11 +222,8 @@ class ApproxConv2d(_ApproxMixin, nn.Conv2d):
         wq, wqp = self._weights()
         zx = int(self.act_qp.zero_point)
         codes = quantize(x, self.act_qp, as_float=True)
-        ph, pw = self.padding
-        if ph or pw:
-            codes = F.pad(codes, (pw, pw, ph, ph), value=float(zx))
         core, box, const = self.table.conv2d_parts(codes, wq, self.stride, self.dilation, self.groups, path,
-                                                   self._wcache.setdefault("conv", {}))
+                                                   self._wcache.setdefault("conv", {}), self.padding, zx)
         # outputs = scale * (acc - zx * sum(w) - zw * box + K zx zw) + bias, with acc = core + b_mid box + const
         coef, offset, scale = self._conv_affine(wq, wqp, zx, const)
         y = core.mul_(scale)

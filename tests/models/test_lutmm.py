@@ -195,10 +195,10 @@ def test_column_terms_rebuild_the_column(fa, fb, single):
 
 
 @pytest.mark.parametrize("text", ["trunc:8x8u:k=6,comp=const", "drum:8x8u:k=4", "mitchell:8x8u:ec=1", "drum:8x8s:k=4"])
-@pytest.mark.parametrize("cin,cout,k,stride,dil", [(3, 16, 3, 1, 1), (16, 8, 3, 2, 1), (5, 8, 1, 2, 1),
-                                                   (8, 16, 3, 1, 2), (4, 8, 2, 1, 1), (6, 8, 3, 3, 1),
-                                                   (4, 8, 3, 2, 2)])
-def test_int8_tap_convolution_equals_the_float_convolution(text, cin, cout, k, stride, dil, monkeypatch):
+@pytest.mark.parametrize("cin,cout,k,stride,dil,pad", [(3, 16, 3, 1, 1, 1), (16, 8, 3, 2, 1, 1), (5, 8, 1, 2, 1, 0),
+                                                       (8, 16, 3, 1, 2, 2), (4, 8, 2, 1, 1, 0), (6, 8, 3, 3, 1, 2),
+                                                       (4, 8, 3, 2, 2, 0)])
+def test_int8_tap_convolution_equals_the_float_convolution(text, cin, cout, k, stride, dil, pad, monkeypatch):
     """The int8 conv route (GEMMs on row-shifted views, strided convolutions split into phase
     grids, odd sizes padded; one gather group for trunc and Mitchell, two scales plus the exact
     product for unsigned DRUM) gives the float route's integers, which are the LUT's."""
@@ -209,10 +209,11 @@ def test_int8_tap_convolution_equals_the_float_convolution(text, cin, cout, k, s
     got = {}
     for int8 in (True, False):
         monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
-        got[int8] = t.conv2d_parts(codes, wq, (stride, stride), (dil, dil), 1, "lowrank", {})
-    assert torch.equal(got[True][0], got[False][0])
+        got[int8] = t.conv2d_parts(codes, wq, (stride, stride), (dil, dil), 1, "lowrank", {}, (pad, pad), t.a_max)
+    assert torch.equal(got[True][0], got[False][0]) and torch.equal(got[True][1], got[False][1])
     # and both are the LUT's: one output pixel by direct gather
     acc = got[True][0] + t.b_mid * got[True][1] + got[True][2]
-    win = codes[:, :, 0:dil * (k - 1) + 1:dil, 0:dil * (k - 1) + 1:dil].long()      # output pixel (0, 0)
+    padded = torch.nn.functional.pad(codes, (pad,) * 4, value=float(t.a_max))
+    win = padded[:, :, 0:dil * (k - 1) + 1:dil, 0:dil * (k - 1) + 1:dil].long()      # output pixel (0, 0)
     lut = t.table[(win - t.a_min)[:, None], (wq - t.b_min)[None]].sum((2, 3, 4))
     assert torch.equal(acc[:, :, 0, 0].long(), lut)
