@@ -587,26 +587,38 @@ class ProductTable:
             wconst = None if wconst is None else wconst.reshape(O, -1).sum(1)
             cache["conv_i8"] = (taps, wconst)
         taps, wconst = cache["conv_i8"]
-        plan = _TapPlan((B, H + 2 * padding[0], W + 2 * padding[1]), (KH, KW), stride, dilation)
-        # code - a_min of every padded pixel, per phase grid: (P, B, Hq, Wq, C) int32
-        idx = plan.indices(codes, padding, pad_code, -self.a_min)
+        # batch chunks of about _CONV_CHUNK_BYTES of gathered digits: the gather's output is still in
+        # cache when the GEMMs read it, and the scratch buffers are reused (fresh ones page-fault)
+        Hp, Wp = H + 2 * padding[0], W + 2 * padding[1]
+        width = max(wt.shape[1] for _, _, _, wt in taps)
+        per = max(1, _CONV_CHUNK_BYTES // (Hp * Wp * width))
         core = None
-        for packed, p, shifts, wt in taps:
-            g = plan.buffer(C * p)
-            if packed is None:   # a' = code - a_mid
-                torch.add(idx.view(-1, C), self.a_min - self.a_mid, out=g[:plan.pixels].view(-1, C))
-            else:
-                torch.index_select(packed, 0, idx.view(-1), out=g[:plan.pixels].view(-1).view(_PACKED[p]))
-            prod = plan.conv(g, wt).permute(0, 3, 1, 2)       # (B, L*O, OH, OW), channels-last strides
-            for li, shift in enumerate(shifts):
-                part = prod[:, li * O:(li + 1) * O]
-                if core is None:   # int32 sums straight into the float64 core (exact below 2^53)
-                    core = torch.empty(part.shape, dtype=torch.float64,
-                                       memory_format=torch.channels_last).copy_(part)
-                    if shift:
-                        core.mul_(1 << shift)
+        scratch = {}
+        for b0 in range(0, B, per):
+            nb = min(B, b0 + per) - b0
+            plan = _TapPlan((nb, Hp, Wp), (KH, KW), stride, dilation)
+            # code - a_min of every padded pixel, per phase grid: (P, nb, Hq, Wq, C) int32
+            idx = plan.indices(codes[b0:b0 + nb], padding, pad_code, -self.a_min)
+            first = True
+            for packed, p, shifts, wt in taps:
+                g = plan.buffer(C * p, scratch)
+                if packed is None:   # a' = code - a_mid
+                    torch.add(idx.view(-1, C), self.a_min - self.a_mid, out=g[:plan.pixels].view(-1, C))
                 else:
-                    core.add_(part, alpha=1 << shift)
+                    torch.index_select(packed, 0, idx.view(-1), out=g[:plan.pixels].view(-1).view(_PACKED[p]))
+                prod = plan.conv(g, wt, scratch).permute(0, 3, 1, 2)      # (nb, L*O, OH, OW), channels-last
+                if core is None:
+                    core = torch.empty(B, O, *prod.shape[2:], dtype=torch.float64, memory_format=torch.channels_last)
+                out = core[b0:b0 + nb]
+                for li, shift in enumerate(shifts):
+                    part = prod[:, li * O:(li + 1) * O]
+                    if first:   # int32 sums straight into the float64 core (exact below 2^53)
+                        out.copy_(part)
+                        if shift:
+                            out.mul_(1 << shift)
+                        first = False
+                    else:
+                        out.add_(part, alpha=1 << shift)
         if wconst is not None:   # integers below 2^53: exact in float64
             core += wconst.double().view(1, O, 1, 1)
         d = self.skeleton()[2]
@@ -630,6 +642,19 @@ def _plan(peak, k_dim):
 
 def _out_size(n, k, stride, dilation):
     return (n - dilation * (k - 1) - 1) // stride + 1
+
+
+_CONV_CHUNK_BYTES = 4 << 20
+
+
+def _scratch(store, key, numel, dtype):
+    """A tensor of ``numel`` elements, reused from ``store`` (a dict) when it holds a large enough one."""
+    if store is None:
+        return torch.empty(numel, dtype=dtype)
+    buf = store.get((key, dtype))
+    if buf is None or buf.numel() < numel:
+        buf = store[(key, dtype)] = torch.empty(numel, dtype=dtype)
+    return buf[:numel]
 
 
 def _phase_slices(n, pad, stride, phase):
@@ -706,19 +731,19 @@ class _TapPlan:
                 dst.add_(offset)
         return out
 
-    def buffer(self, width):
+    def buffer(self, width, scratch=None):
         """Pixel rows of ``width`` int8 values for every phase, and zero rows after them that the
-        last shifted views read."""
-        g = torch.empty(self.pixels + self.extra, width, dtype=torch.int8)
+        last shifted views read (from ``scratch``, a dict of reusable buffers, when given)."""
+        g = _scratch(scratch, "rows", (self.pixels + self.extra) * width, torch.int8).view(-1, width)
         g[self.pixels:].zero_()
         return g
 
-    def conv(self, g, wt):
+    def conv(self, g, wt, scratch=None):
         """(B, OH, OW, N) int32/int64 view: the convolution of the rows ``g`` with per-tap weights
-        ``wt`` (taps, Cp, N) int8."""
+        ``wt`` (taps, Cp, N) int8 (its buffer from ``scratch`` when given)."""
         T, Cp, N = wt.shape
         wide = T * Cp * (1 << 14) >= _I32_MAX
-        out = torch.empty(self.rows, N, dtype=torch.int64 if wide else torch.int32)
+        out = _scratch(scratch, "out", self.rows * N, torch.int64 if wide else torch.int32).view(self.rows, N)
         first = True
         for k, taps in enumerate(self.taps):
             base = k * self.rows
