@@ -266,7 +266,7 @@ class ProductTable:
             else:
                 out[:, n0:n0 + cols] = part.reshape(M, nchunks, -1).to(torch.int64).sum(1)
         if self.b_mid:
-            out += self.b_mid * xq.sum(1, keepdim=True, dtype=torch.float64).to(torch.int64)
+            out += self.b_mid * _row_sums(xq, self.a_max)
         if self.a_mid:
             out += self.a_mid * wq.sum(0, keepdim=True, dtype=torch.int64)
         if self.a_mid and self.b_mid:
@@ -368,7 +368,7 @@ class ProductTable:
             y += (fx @ gw[k0:k0 + chunk].reshape(-1, N)).double()
         acc = torch.div(y.to(torch.int64), d, rounding_mode="floor")
         if self.b_mid:
-            acc += self.b_mid * (xq.sum(1, keepdim=True, dtype=torch.float64).to(torch.int64) - K * self.a_mid)
+            acc += self.b_mid * (_row_sums(xq, self.a_max) - K * self.a_mid)
         if self.a_mid:
             acc += self.a_mid * wsum
         if self.a_mid and self.b_mid:
@@ -494,8 +494,8 @@ class ProductTable:
         acc = torch.div(err, d, rounding_mode="floor") if d != 1 else err
         if not fold:
             return acc.add_(_i8_exact(xq, wq, self.a_mid, self.b_mid))
-        if self.b_mid:   # b_mid * sum_k a': a float64 row sum is exact and a fraction of a GEMM's cost
-            acc += self.b_mid * (xq.sum(1, keepdim=True, dtype=torch.float64).to(torch.int64) - K * self.a_mid)
+        if self.b_mid:   # b_mid * sum_k a'
+            acc += self.b_mid * (_row_sums(xq, self.a_max) - K * self.a_mid)
         if self.a_mid:
             acc += self.a_mid * (wq.to(torch.int64) - self.b_mid).sum(0, keepdim=True)
         if self.a_mid and self.b_mid:
@@ -803,6 +803,16 @@ def _imm(a, b, peak):
         part = torch._int_mm(a[:, k0:k0 + chunk].contiguous(), b[k0:k0 + chunk].contiguous()).to(torch.int64)
         y = part if y is None else y.add_(part)
     return y
+
+
+def _row_sums(x, peak):
+    """Exact int64 row sums (M, 1) of ``x`` (integer values of magnitude <= ``peak``): in float32
+    when every partial sum stays below 2^24 (a float64 sum converts the whole matrix first and
+    measured as long as the float32 GEMM it accompanies), else in float64."""
+    if not x.is_floating_point():
+        return x.sum(1, keepdim=True)
+    dt = torch.float32 if x.shape[1] * abs(peak) < _F32_EXACT else torch.float64
+    return x.sum(1, keepdim=True, dtype=dt).to(torch.int64)
 
 
 def _to_i8(t, mid):
