@@ -218,9 +218,23 @@ class ApproxConv2d(_ApproxMixin, nn.Conv2d):
         return self._approx_unfolded(x)
 
     def _approx_conv(self, x, path):
-        """Exact and lowrank paths as float convolutions that are exact by construction."""
+        """Exact and lowrank paths as float convolutions that are exact by construction, or on int8
+        GEMMs batch chunk by batch chunk: quantised, convolved and dequantised while in cache."""
         wq, wqp = self._weights()
         zx = int(self.act_qp.zero_point)
+        if self.table.conv_i8_ok(path, self.groups):
+            cache = self._wcache.setdefault("conv", {})
+            coef, offset, scale = self._conv_affine(wq, wqp, zx, self.table.conv_const(wq, cache))
+            coef = coef.view(1, -1, 1, 1)
+            out = None
+            chunks = self.table.conv2d_chunks(lambda b0, b1: quantize(x[b0:b1], self.act_qp, as_float=True), x.shape,
+                                              wq, self.stride, self.dilation, cache, self.padding, zx)
+            for b0, b1, core, box in chunks:
+                y = core.mul_(scale).addcmul_(box, coef).add_(offset)
+                if out is None:
+                    out = torch.empty(x.shape[0], *y.shape[1:], memory_format=torch.channels_last)
+                out[b0:b1] = y
+            return out
         codes = quantize(x, self.act_qp, as_float=True)
         core, box, const = self.table.conv2d_parts(codes, wq, self.stride, self.dilation, self.groups, path,
                                                    self._wcache.setdefault("conv", {}), self.padding, zx)

@@ -506,29 +506,34 @@ class ProductTable:
         """A convolution's accumulators on activation codes (float32 tensor of integers, padded by
         ``padding`` with ``pad_code`` here) and integer weights (O, C/g, kh, kw), through float
         convolutions that are exact by construction (paths ``exact`` and ``lowrank`` with integer
-        factors) or int8 GEMMs (:meth:`_conv_i8`), as parts:
+        factors) or int8 GEMMs (:meth:`conv2d_chunks`), as parts:
         ``acc = core + b_mid * box + const`` without materialising ``acc``. ``core`` (B, O, OH, OW) is
         the convolution of centred codes and weights plus the approximation error, ``box`` (B, g, OH, OW)
         the sum of the codes under each window per group, ``const`` (1, O, 1, 1); all float64 integers."""
         cache = wcache if wcache is not None else {}
         O, K = wq.shape[0], wq[0].numel()
-        if "exact" not in cache:
-            wc = (wq - self.b_mid).float()
-            const = self.a_mid * wc.reshape(O, -1).sum(1).double()
-            cache["exact"] = (wc, const.reshape(1, O, 1, 1))
-        wc, const = cache["exact"]
+        const = self.conv_const(wq, cache)
+        wc = cache["exact"][0]
+        B, C, H, W = codes.shape
+        if self.conv_i8_ok(path, groups):
+            core = box = None
+            for b0, b1, part, bx in self.conv2d_chunks(lambda b0, b1: codes[b0:b1], codes.shape, wq, stride, dilation,
+                                                       cache, padding, pad_code):
+                if core is None:
+                    core = torch.empty(B, *part.shape[1:], dtype=torch.float64, memory_format=torch.channels_last)
+                    box = torch.empty(B, *bx.shape[1:], dtype=torch.float64)
+                core[b0:b1] = part
+                box[b0:b1] = bx
+            return core, box, const
         peak = _maxabs(self.a_min, self.a_max, self.a_mid) * _maxabs(self.b_min, self.b_max, self.b_mid)
         # the window sums of the codes: summed over each group's channels, then slices added
         # (a single-channel convolution measured 5x slower)
-        B, C, H, W = codes.shape
         cg = C // groups
         csum = codes.view(B, groups, cg, H, W).sum(2) if cg > 1 else codes
         ph, pw = padding
         if ph or pw:
             csum = F.pad(csum, (pw, pw, ph, ph), value=float(cg * pad_code))
         box = _box_sum(csum, wq.shape[2:], stride, dilation)
-        if path == "lowrank" and not self.is_exact and groups == 1 and self.int8_ok():
-            return self._conv_i8(codes, wq, stride, dilation, cache, padding, pad_code), box, const
         if ph or pw:
             codes = F.pad(codes, (pw, pw, ph, ph), value=float(pad_code))
             H, W = codes.shape[2:]
@@ -563,17 +568,37 @@ class ProductTable:
             y += err / d if d != 1 else err    # exact: err is a multiple of d below 2^53
         return y, box, const
 
-    def _conv_i8(self, codes, wq, stride, dilation, cache, padding=(0, 0), pad_code=0):
-        """The ``core`` of :meth:`conv2d_parts` (centred product plus error) with int8 GEMMs.
+    def conv_const(self, wq, cache):
+        """``a_mid * sum(w - b_mid)`` per output channel (1, O, 1, 1) float64: the accumulators'
+        part that depends on the weights only (cached with the centred float weights)."""
+        if "exact" not in cache:
+            O = wq.shape[0]
+            wc = (wq - self.b_mid).float()
+            cache["exact"] = (wc, (self.a_mid * wc.reshape(O, -1).sum(1).double()).reshape(1, O, 1, 1))
+        return cache["exact"][1]
 
+    def conv_i8_ok(self, path, groups):
+        """Whether a convolution on ``path`` runs on int8 GEMMs (:meth:`conv2d_chunks`)."""
+        return path == "lowrank" and not self.is_exact and groups == 1 and self.int8_ok() \
+            and self.skeleton() is not None
+
+    def conv2d_chunks(self, codes_of, shape, wq, stride, dilation, cache, padding=(0, 0), pad_code=0):
+        """The int8-GEMM convolution in batch chunks: yields ``(b0, b1, core, box)`` with ``core``
+        (b1-b0, O, OH, OW) channels-last float64 (centred product plus error, as in
+        :meth:`conv2d_parts`) and ``box`` (b1-b0, 1, OH, OW) float64 window sums of the codes.
+
+        ``codes_of(b0, b1)`` gives the activation codes (float32 integers, unpadded) of images
+        b0..b1-1 of ``shape`` (B, C, H, W), so that a layer can quantise chunk by chunk too.
         The activation digits are gathered once per input pixel (not once per window position, as
         an unfolded matrix product would) into channels-last int8 rows, and each kernel tap is a
-        GEMM on a row-shifted view of them (:class:`_TapPlan`): nothing is unfolded. The result is
-        channels-last float64, so that the layer's dequantisation and the next layer's gather
-        read it in memory order."""
+        GEMM on a row-shifted view of them (:class:`_TapPlan`): nothing is unfolded. Chunks hold
+        about ``_CONV_CHUNK_BYTES`` of digits, so that the GEMMs read the gather's output from
+        cache, and reuse their scratch buffers (fresh ones page-fault)."""
         O, C, KH, KW = wq.shape
-        B, _, H, W = codes.shape
-        fold = self._i8_fold()
+        B, _, H, W = shape
+        # the exact product always rides along: a separate group would cost a whole extra pass of
+        # buffer, GEMM and tap sums, dearer here than wider rows
+        fold = True
         if "conv_i8" not in cache:
             wi = (wq - self.b_min).long()
             groups, wconst = self._i8_groups(fold, wi)
@@ -581,48 +606,44 @@ class ProductTable:
             for packed, p, shifts, wt in groups:
                 wt = wt.permute(2, 3, 1, 5, 4, 0).reshape(KH * KW, C * p, len(shifts) * O)
                 taps.append((packed, p, shifts, wt.contiguous()))
-            if not fold:   # the centred exact product: a' = a - a_mid is already an int8
-                w0 = (wq - self.b_mid).to(torch.int8).permute(2, 3, 1, 0)
-                taps.append((None, 1, [0], w0.reshape(KH * KW, -1, O).contiguous()))
-            wconst = None if wconst is None else wconst.reshape(O, -1).sum(1)
+            wconst = None if wconst is None else wconst.reshape(O, -1).sum(1).double().view(1, O, 1, 1)
             cache["conv_i8"] = (taps, wconst)
         taps, wconst = cache["conv_i8"]
-        # batch chunks of about _CONV_CHUNK_BYTES of gathered digits: the gather's output is still in
-        # cache when the GEMMs read it, and the scratch buffers are reused (fresh ones page-fault)
-        Hp, Wp = H + 2 * padding[0], W + 2 * padding[1]
+        d = self.skeleton()[2]
+        ph, pw = padding
+        Hp, Wp = H + 2 * ph, W + 2 * pw
         width = max(wt.shape[1] for _, _, _, wt in taps)
         per = max(1, _CONV_CHUNK_BYTES // (Hp * Wp * width))
-        core = None
         scratch = {}
         for b0 in range(0, B, per):
             nb = min(B, b0 + per) - b0
+            codes = codes_of(b0, b0 + nb)
+            csum = codes.sum(1, keepdim=True)
+            if ph or pw:
+                csum = F.pad(csum, (pw, pw, ph, ph), value=float(C * pad_code))
+            box = _box_sum(csum, (KH, KW), stride, dilation)
             plan = _TapPlan((nb, Hp, Wp), (KH, KW), stride, dilation)
             # code - a_min of every padded pixel, per phase grid: (P, nb, Hq, Wq, C) int32
-            idx = plan.indices(codes[b0:b0 + nb], padding, pad_code, -self.a_min)
-            first = True
+            idx = plan.indices(codes, padding, pad_code, -self.a_min)
+            core = None
             for packed, p, shifts, wt in taps:
                 g = plan.buffer(C * p, scratch)
-                if packed is None:   # a' = code - a_mid
-                    torch.add(idx.view(-1, C), self.a_min - self.a_mid, out=g[:plan.pixels].view(-1, C))
-                else:
-                    torch.index_select(packed, 0, idx.view(-1), out=g[:plan.pixels].view(-1).view(_PACKED[p]))
+                torch.index_select(packed, 0, idx.view(-1), out=g[:plan.pixels].view(-1).view(_PACKED[p]))
                 prod = plan.conv(g, wt, scratch).permute(0, 3, 1, 2)      # (nb, L*O, OH, OW), channels-last
-                if core is None:
-                    core = torch.empty(B, O, *prod.shape[2:], dtype=torch.float64, memory_format=torch.channels_last)
-                out = core[b0:b0 + nb]
                 for li, shift in enumerate(shifts):
                     part = prod[:, li * O:(li + 1) * O]
-                    if first:   # int32 sums straight into the float64 core (exact below 2^53)
-                        out.copy_(part)
+                    if core is None:   # int32 sums straight into the float64 core (exact below 2^53)
+                        core = torch.empty(part.shape, dtype=torch.float64, memory_format=torch.channels_last)
+                        core.copy_(part)
                         if shift:
-                            out.mul_(1 << shift)
-                        first = False
+                            core.mul_(1 << shift)
                     else:
-                        out.add_(part, alpha=1 << shift)
-        if wconst is not None:   # integers below 2^53: exact in float64
-            core += wconst.double().view(1, O, 1, 1)
-        d = self.skeleton()[2]
-        return core.div_(d).floor_() if d != 1 else core
+                        core.add_(part, alpha=1 << shift)
+            if wconst is not None:   # integers below 2^53: exact in float64
+                core += wconst
+            if d != 1:
+                core.div_(d).floor_()
+            yield b0, b0 + nb, core, box
 
     def conv_ok(self, path):
         """Whether :meth:`conv2d_parts` can serve ``path`` (else the layer unfolds to matrix products)."""
