@@ -235,16 +235,27 @@ class ApproxConv2d(_ApproxMixin, nn.Conv2d):
                     out = torch.empty(x.shape[0], *y.shape[1:], memory_format=torch.channels_last)
                 out[b0:b1] = y
             return out
-        codes = quantize(x, self.act_qp, as_float=True)
-        core, box, const = self.table.conv2d_parts(codes, wq, self.stride, self.dilation, self.groups, path,
-                                                   self._wcache.setdefault("conv", {}), self.padding, zx)
-        # outputs = scale * (acc - zx * sum(w) - zw * box + K zx zw) + bias, with acc = core + b_mid box + const
-        coef, offset, scale = self._conv_affine(wq, wqp, zx, const)
-        y = core.mul_(scale)
-        B, O = y.shape[:2]
-        g = box.shape[1]
-        y.view(B, g, O // g, *y.shape[2:]).addcmul_(box.view(B, g, 1, *box.shape[2:]), coef.view(1, g, O // g, 1, 1))
-        return y.add_(offset).float()
+        # float convolutions, batch chunk by batch chunk as well (about 4 MB of codes each)
+        B, C, H, W = x.shape
+        per = max(1, (4 << 20) // max(1, 4 * C * H * W))
+        cache = self._wcache.setdefault("conv", {})
+        out = None
+        for b0 in range(0, B, per):
+            codes = quantize(x[b0:b0 + per], self.act_qp, as_float=True)
+            core, box, const = self.table.conv2d_parts(codes, wq, self.stride, self.dilation, self.groups, path,
+                                                       cache, self.padding, zx)
+            # outputs = scale * (acc - zx * sum(w) - zw * box + K zx zw) + bias, with acc = core + b_mid box + const
+            coef, offset, scale = self._conv_affine(wq, wqp, zx, const)
+            y = core.mul_(scale)
+            nb, O = y.shape[:2]
+            g = box.shape[1]
+            y.view(nb, g, O // g, *y.shape[2:]).addcmul_(box.view(nb, g, 1, *box.shape[2:]),
+                                                         coef.view(1, g, O // g, 1, 1))
+            y.add_(offset)
+            if out is None:
+                out = torch.empty(B, *y.shape[1:])
+            out[b0:b0 + nb] = y
+        return out
 
     def _conv_affine(self, wq, wqp, zx, const):
         """Per output channel: the box coefficient, the offset and the scale of the fused dequantisation."""
