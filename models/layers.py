@@ -47,6 +47,9 @@ class QuantConfig:
             raise bad_value("Quantisation key 'tile_rows'", self.tile_rows, "a positive integer when acc_width is set")
 
 
+CONV_CHUNK_BYTES = 4 << 20   # float32 codes per batch chunk of a float-route convolution
+
+
 class _ApproxMixin:
     """Shared state of the approximate layers; subclasses provide ``_float``, ``_operands``, ``_approx``
     and ``count_macs``."""
@@ -237,7 +240,7 @@ class ApproxConv2d(_ApproxMixin, nn.Conv2d):
             return out
         # float convolutions, batch chunk by batch chunk as well (about 4 MB of codes each)
         B, C, H, W = x.shape
-        per = max(1, (4 << 20) // max(1, 4 * C * H * W))
+        per = max(1, CONV_CHUNK_BYTES // max(1, 4 * C * H * W))
         cache = self._wcache.setdefault("conv", {})
         out = None
         for b0 in range(0, B, per):

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from axforge.errors import AxforgeError
-from axforge.models import lutmm
+from axforge.models import layers, lutmm
 from axforge.models.layers import ApproxConv2d, ApproxLinear, QuantConfig, approximate, calibrate, remap
 from axforge.models.quant import act_qparams, quantize, weight_qparams
 
@@ -64,9 +64,11 @@ def conv_layer(path, groups=1, cin=4, cout=6, spec=TRUNC, **kw):
                                   dict(padding=1, spec="drum:8x8u:k=4")])
 def test_conv_paths_agree(geom, int8, monkeypatch):
     """lut, lowrank and the unfolded matmul route agree; with int8 GEMMs the lowrank layer runs
-    quantise-convolve-dequantise per batch chunk (here one image per chunk)."""
+    quantise-convolve-dequantise per batch chunk, as do the float convolutions (here one image
+    per chunk)."""
     monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
     monkeypatch.setattr(lutmm, "_CONV_CHUNK_BYTES", 1)
+    monkeypatch.setattr(layers, "CONV_CHUNK_BYTES", 1)
     x = torch.randn(3, 4, 9, 9)
     outs = {}
     for path in ("lut", "lowrank"):
