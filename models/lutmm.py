@@ -453,7 +453,7 @@ class ProductTable:
     def _lowrank_i8(self, xq, wq, cache):
         """The lowrank accumulators with int8 GEMMs: per scale, the activation digits times the weight
         digits, divided by ``d``, plus the exact product on centred operands (folded into the same
-        GEMMs when that is no wider, see :meth:`_i8_fold`).
+        GEMMs when its cost model says that is cheaper, see :meth:`_i8_fold`).
 
         The activation digits of one value are packed into one 1/2/4/8-byte table entry, so a
         single ``index_select`` per group of up to 8 digits gathers them, already in the
