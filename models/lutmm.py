@@ -375,7 +375,7 @@ class ProductTable:
             acc += K * self.a_mid * self.b_mid
         return acc, info
 
-    def _i8_terms(self, fold=False):
+    def _i8_terms(self):
         """The factors ``d*E = Fa Fb^T`` as int8 GEMM terms, grouped by shared activation digits.
 
         Each factor column becomes a few terms (:func:`.intfactor.column_terms`): an offset ``c_j``
@@ -387,16 +387,16 @@ class ProductTable:
 
         Returns ``([(Ta (2^a, p) int8, [(shift, Tb (2^b, p) int8), ...]), ...], offsets (r,) int64)``:
         groups of up to 8 activation digit slots (p = 1, 2, 4 or 8, unused slots zero) with a
-        weight table per shift. ``fold`` puts the centred exact product first, as the column pair
-        ``(a', d*b')``, so that ``d*(a'b' + E)`` comes out of the same GEMMs."""
-        key = ("i8", fold)
-        if key not in self._factors:
+        weight table per shift. The centred exact product comes first, as the column pair
+        ``(a', d*b')``, so that ``d*(a'b' + E)`` comes out of the same GEMMs. (A GEMM of its own
+        measured dearer even where the fold needs a wider entry: unsigned DRUM, 4.9-5.0x against
+        3.7-4.5x the float32 GEMM.)"""
+        if "i8" not in self._factors:
             fa, fb, d, _ = self.skeleton()
             cols = [intfactor.column_terms(fa[:, j], fb[:, j]) for j in range(fa.shape[1])]
-            if fold:
-                a = np.arange(self.a_min, self.a_max + 1) - self.a_mid
-                b = np.arange(self.b_min, self.b_max + 1) - self.b_mid
-                cols.insert(0, intfactor.column_terms(a, d * b, offset=False))
+            a = np.arange(self.a_min, self.a_max + 1) - self.a_mid
+            b = np.arange(self.b_min, self.b_max + 1) - self.b_mid
+            cols.insert(0, intfactor.column_terms(a, d * b, offset=False))
             slots, used = [], {}      # activation digit vectors; (slot, shift) -> b digits
             for _, terms in cols:
                 for shift, da, db in terms:
@@ -416,30 +416,17 @@ class ProductTable:
                     if g0 <= i < g0 + n:
                         levels.setdefault(shift, np.zeros((len(db), p), dtype=np.int8))[:, i - g0] = db
                 groups.append((torch.from_numpy(ta), [(sh, torch.from_numpy(tb)) for sh, tb in sorted(levels.items())]))
-            offsets = np.array([c for c, _ in cols[1 if fold else 0:]], dtype=np.int64)
-            self._factors[key] = (groups, offsets)
-        return self._factors[key]
+            offsets = np.array([c for c, _ in cols[1:]], dtype=np.int64)
+            self._factors["i8"] = (groups, offsets)
+        return self._factors["i8"]
 
-    def _i8_fold(self):
-        """Whether the exact product rides along in the digit GEMMs instead of a GEMM of its own.
-
-        Cost in units of one int8 GEMM of inner size K: ``p * shifts`` per group, 4 per gather
-        (measured: a gather of 4096x576 values costs about as much as a K*4 GEMM), and 3 for a
-        separate exact product (its GEMM and the pass that centres the activations)."""
-        if "i8_fold" not in self._factors:
-            def cost(fold):
-                groups, _ = self._i8_terms(fold)
-                return sum(4 + ta.shape[1] * len(levels) for ta, levels in groups) + (0 if fold else 3)
-            self._factors["i8_fold"] = cost(True) <= cost(False)
-        return self._factors["i8_fold"]
-
-    def _i8_groups(self, fold, wi):
+    def _i8_groups(self, wi):
         """The int8 terms as gather groups for weight indices ``wi`` (``w - b_min``, any shape S):
         ``[(packed, p, shifts, wt)]`` with ``packed`` (2^a,) the activation digits of each value packed
         into one 1/2/4/8-byte entry, and ``wt`` (S..., L, p) int8 the matching weight digits for each of
         the L ``shifts``; and the offsets' share (S...) int64, ``sum_j c_j Fb_j(w)`` (None when every
         offset is 0), to be summed over the reduction."""
-        groups, offsets = self._i8_terms(fold)
+        groups, offsets = self._i8_terms()
         wconst = None
         if offsets.any():
             wconst = torch.from_numpy(self.skeleton()[1])[wi] @ torch.from_numpy(offsets)
@@ -452,8 +439,7 @@ class ProductTable:
 
     def _lowrank_i8(self, xq, wq, cache):
         """The lowrank accumulators with int8 GEMMs: per scale, the activation digits times the weight
-        digits, divided by ``d``, plus the exact product on centred operands (folded into the same
-        GEMMs when its cost model says that is cheaper, see :meth:`_i8_fold`).
+        digits, divided by ``d``; the exact product on centred operands rides in the same GEMMs.
 
         The activation digits of one value are packed into one 1/2/4/8-byte table entry, so a
         single ``index_select`` per group of up to 8 digits gathers them, already in the
@@ -461,10 +447,9 @@ class ProductTable:
         int32 index measured 1.6 ms against ``torch.take``'s int64 one at 2.8 ms on 4096x576."""
         K, N = wq.shape
         M = xq.shape[0]
-        fold = self._i8_fold()
         if "i8" not in cache:
             wi = (wq - self.b_min).long()
-            groups, wconst = self._i8_groups(fold, wi)     # wt (K, N, L, p) -> (K * p, L * N)
+            groups, wconst = self._i8_groups(wi)     # wt (K, N, L, p) -> (K * p, L * N)
             cache["i8"] = [(packed, p, shifts, wt.permute(0, 3, 2, 1).reshape(K * p, len(shifts) * N).contiguous())
                            for packed, p, shifts, wt in groups]
             cache["i8_wconst"] = None if wconst is None else wconst.sum(0)[None, :]
@@ -492,8 +477,6 @@ class ProductTable:
             err += cache["i8_wconst"]
         d = self.skeleton()[2]
         acc = torch.div(err, d, rounding_mode="floor") if d != 1 else err
-        if not fold:
-            return acc.add_(_i8_exact(xq, wq, self.a_mid, self.b_mid))
         if self.b_mid:   # b_mid * sum_k a'
             acc += self.b_mid * (_row_sums(xq, self.a_max) - K * self.a_mid)
         if self.a_mid:
@@ -596,12 +579,9 @@ class ProductTable:
         cache, and reuse their scratch buffers (fresh ones page-fault)."""
         O, C, KH, KW = wq.shape
         B, _, H, W = shape
-        # the exact product always rides along: a separate group would cost a whole extra pass of
-        # buffer, GEMM and tap sums, dearer here than wider rows
-        fold = True
         if "conv_i8" not in cache:
             wi = (wq - self.b_min).long()
-            groups, wconst = self._i8_groups(fold, wi)
+            groups, wconst = self._i8_groups(wi)
             taps = []   # wt (O, C, KH, KW, L, p) -> (KH*KW, C*p, L*O)
             for packed, p, shifts, wt in groups:
                 wt = wt.permute(2, 3, 1, 5, 4, 0).reshape(KH * KW, C * p, len(shifts) * O)
