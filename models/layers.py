@@ -221,43 +221,39 @@ class ApproxConv2d(_ApproxMixin, nn.Conv2d):
         return self._approx_unfolded(x)
 
     def _approx_conv(self, x, path):
-        """Exact and lowrank paths as float convolutions that are exact by construction, or on int8
-        GEMMs batch chunk by batch chunk: quantised, convolved and dequantised while in cache."""
+        """Exact and lowrank paths batch chunk by batch chunk (about 4 MB each): quantised, convolved
+        and dequantised while in cache, on int8 GEMMs (:meth:`ProductTable.conv2d_chunks`) or as float
+        convolutions that are exact by construction (:meth:`ProductTable.conv2d_parts`)."""
         wq, wqp = self._weights()
         zx = int(self.act_qp.zero_point)
-        if self.table.conv_i8_ok(path, self.groups):
-            cache = self._wcache.setdefault("conv", {})
-            coef, offset, scale = self._conv_affine(wq, wqp, zx, self.table.conv_const(wq, cache))
-            coef = coef.view(1, -1, 1, 1)
-            out = None
-            chunks = self.table.conv2d_chunks(lambda b0, b1: quantize(x[b0:b1], self.act_qp, as_float=True), x.shape,
-                                              wq, self.stride, self.dilation, cache, self.padding, zx)
-            for b0, b1, core, box in chunks:
-                y = core.mul_(scale).addcmul_(box, coef).add_(offset)
-                if out is None:
-                    out = torch.empty(x.shape[0], *y.shape[1:], memory_format=torch.channels_last)
-                out[b0:b1] = y
-            return out
-        # float convolutions, batch chunk by batch chunk as well (about 4 MB of codes each)
+        table, cache = self.table, self._wcache.setdefault("conv", {})
+        # outputs = scale * (acc - zx * sum(w) - zw * box + K zx zw) + bias, with acc = core + b_mid box + const
+        coef, offset, scale = self._conv_affine(wq, wqp, zx, table.conv_const(wq, cache))
+
+        def codes_of(b0, b1):
+            return quantize(x[b0:b1], self.act_qp, as_float=True)
         B, C, H, W = x.shape
-        per = max(1, CONV_CHUNK_BYTES // max(1, 4 * C * H * W))
-        cache = self._wcache.setdefault("conv", {})
+        if table.conv_i8_ok(path, self.groups):
+            chunks = table.conv2d_chunks(codes_of, x.shape, wq, self.stride, self.dilation, cache, self.padding, zx)
+        else:
+            per = max(1, CONV_CHUNK_BYTES // max(1, 4 * C * H * W))
+            chunks = ((b0, min(B, b0 + per)) + table.conv2d_parts(codes_of(b0, b0 + per), wq, self.stride,
+                                                                  self.dilation, self.groups, path, cache,
+                                                                  self.padding, zx)[:2]
+                      for b0 in range(0, B, per))
         out = None
-        for b0 in range(0, B, per):
-            codes = quantize(x[b0:b0 + per], self.act_qp, as_float=True)
-            core, box, const = self.table.conv2d_parts(codes, wq, self.stride, self.dilation, self.groups, path,
-                                                       cache, self.padding, zx)
-            # outputs = scale * (acc - zx * sum(w) - zw * box + K zx zw) + bias, with acc = core + b_mid box + const
-            coef, offset, scale = self._conv_affine(wq, wqp, zx, const)
+        for b0, b1, core, box in chunks:
             y = core.mul_(scale)
             nb, O = y.shape[:2]
             g = box.shape[1]
             y.view(nb, g, O // g, *y.shape[2:]).addcmul_(box.view(nb, g, 1, *box.shape[2:]),
                                                          coef.view(1, g, O // g, 1, 1))
             y.add_(offset)
-            if out is None:
-                out = torch.empty(B, *y.shape[1:])
-            out[b0:b0 + nb] = y
+            if out is None:   # the int8 route's cores are channels-last: so is the output then
+                fmt = torch.channels_last if y.is_contiguous(memory_format=torch.channels_last) \
+                    and not y.is_contiguous() else torch.contiguous_format
+                out = torch.empty(B, *y.shape[1:], memory_format=fmt)
+            out[b0:b1] = y
         return out
 
     def _conv_affine(self, wq, wqp, zx, const):

@@ -453,6 +453,8 @@ class ProductTable:
             cache["i8"] = [(packed, p, shifts, wt.permute(0, 3, 2, 1).reshape(K * p, len(shifts) * N).contiguous())
                            for packed, p, shifts, wt in groups]
             cache["i8_wconst"] = None if wconst is None else wconst.sum(0)[None, :]
+            # the a_mid terms, after the division by d: a_mid * sum_k b' + K a_mid b_mid
+            cache["i8_post"] = self.a_mid * ((wq.to(torch.int64) - self.b_mid).sum(0, keepdim=True) + K * self.b_mid)
         # scratch buffers kept with the weights: a fresh ~20 MB tensor per call costs page faults
         # whose price varies with the machine's load more than the gather itself
         scratch = cache.get("i8_scratch")
@@ -480,9 +482,7 @@ class ProductTable:
         if self.b_mid:   # b_mid * sum_k a'
             acc += self.b_mid * (_row_sums(xq, self.a_max) - K * self.a_mid)
         if self.a_mid:
-            acc += self.a_mid * (wq.to(torch.int64) - self.b_mid).sum(0, keepdim=True)
-        if self.a_mid and self.b_mid:
-            acc += K * self.a_mid * self.b_mid
+            acc += cache["i8_post"]
         return acc
 
     def conv2d_parts(self, codes, wq, stride, dilation, groups, path, wcache=None, padding=(0, 0), pad_code=0):
@@ -582,17 +582,20 @@ class ProductTable:
         if "conv_i8" not in cache:
             wi = (wq - self.b_min).long()
             groups, wconst = self._i8_groups(wi)
-            taps = []   # wt (O, C, KH, KW, L, p) -> (KH*KW, C*p, L*O)
+            phases = _TapPlan.phase_taps((KH, KW), stride, dilation)
+            taps = []   # wt (O, C, KH, KW, L, p) -> (KH*KW, C*p, L*O) -> per phase (C*p, taps*L*O)
             for packed, p, shifts, wt in groups:
                 wt = wt.permute(2, 3, 1, 5, 4, 0).reshape(KH * KW, C * p, len(shifts) * O)
-                taps.append((packed, p, shifts, wt.contiguous()))
+                walls = [wt[[t for t, _, _ in tl]].permute(1, 0, 2).reshape(C * p, -1).contiguous()
+                         for _, tl in phases]
+                taps.append((packed, p, shifts, walls))
             wconst = None if wconst is None else wconst.reshape(O, -1).sum(1).double().view(1, O, 1, 1)
             cache["conv_i8"] = (taps, wconst)
         taps, wconst = cache["conv_i8"]
         d = self.skeleton()[2]
         ph, pw = padding
         Hp, Wp = H + 2 * ph, W + 2 * pw
-        width = max(wt.shape[1] for _, _, _, wt in taps)
+        width = max(walls[0].shape[0] for _, _, _, walls in taps)
         per = max(1, _CONV_CHUNK_BYTES // (Hp * Wp * width))
         scratch = {}
         for b0 in range(0, B, per):
@@ -606,10 +609,10 @@ class ProductTable:
             # code - a_min of every padded pixel, per phase grid: (P, nb, Hq, Wq, C) int32
             idx = plan.indices(codes, padding, pad_code, -self.a_min)
             core = None
-            for packed, p, shifts, wt in taps:
+            for packed, p, shifts, walls in taps:
                 g = plan.buffer(C * p, scratch)
                 torch.index_select(packed, 0, idx.view(-1), out=g[:plan.pixels].view(-1).view(_PACKED[p]))
-                prod = plan.conv(g, wt, scratch).permute(0, 3, 1, 2)      # (nb, L*O, OH, OW), channels-last
+                prod = plan.conv(g, walls, scratch).permute(0, 3, 1, 2)      # (nb, L*O, OH, OW), channels-last
                 for li, shift in enumerate(shifts):
                     part = prod[:, li * O:(li + 1) * O]
                     if core is None:   # int32 sums straight into the float64 core (exact below 2^53)
@@ -705,16 +708,25 @@ class _TapPlan:
         self.B, self.sh, self.sw = B, sh, sw
         self.OH, self.OW = _out_size(H, KH, sh, dh), _out_size(W, KW, sw, dw)
         self.Hq, self.Wq = -(-H // sh), -(-W // sw)
+        phases = self.phase_taps(kernel, stride, dilation)
+        self.phase_list = [ph for ph, _ in phases]
+        self.offsets = [[sy * self.Wq + sx for _, sy, sx in tl] for _, tl in phases]   # row shift per tap
+        self.rows = B * self.Hq * self.Wq          # rows per phase
+        self.pixels = self.rows * len(self.phase_list)
+        self.extra = max(max(offs) for offs in self.offsets)
+
+    @staticmethod
+    def phase_taps(kernel, stride, dilation):
+        """``[((py, px), [(tap, sy, sx), ...]), ...]``: the phases some tap reads, in order, each with
+        its taps (index ``ky*KW + kx``) and their shifts within the phase grid. :meth:`conv`
+        takes its weights per phase in this order, the taps side by side."""
+        (KH, KW), (sh, sw), (dh, dw) = kernel, stride, dilation
         by_phase = {}
         for ky in range(KH):
             for kx in range(KW):
                 (sy, py), (sx, px) = divmod(ky * dh, sh), divmod(kx * dw, sw)
-                by_phase.setdefault((py, px), []).append((ky * KW + kx, sy * self.Wq + sx))
-        self.phase_list = sorted(by_phase)
-        self.taps = [by_phase[ph] for ph in self.phase_list]
-        self.rows = B * self.Hq * self.Wq          # rows per phase
-        self.pixels = self.rows * len(self.phase_list)
-        self.extra = max(off for taps in self.taps for _, off in taps)
+                by_phase.setdefault((py, px), []).append((ky * KW + kx, sy, sx))
+        return sorted(by_phase.items())
 
     def indices(self, codes, padding, pad_code, offset):
         """``code + offset`` of every pixel of the padded input ``codes`` (B, C, H, W) (float32
@@ -739,23 +751,24 @@ class _TapPlan:
         g[self.pixels:].zero_()
         return g
 
-    def conv(self, g, wt, scratch=None):
-        """(B, OH, OW, N) int32/int64 view: the convolution of the rows ``g`` with per-tap weights
-        ``wt`` (taps, Cp, N) int8 (its buffer from ``scratch`` when given)."""
-        T, Cp, N = wt.shape
-        wide = T * Cp * (1 << 14) >= _I32_MAX
+    def conv(self, g, walls, scratch=None):
+        """(B, OH, OW, N) int32/int64 view: the convolution of the rows ``g`` with the weights
+        ``walls``, per phase (Cp, taps*N) int8 with its taps side by side (:meth:`phase_taps`);
+        its buffer from ``scratch`` when given."""
+        Cp = walls[0].shape[0]
+        N = walls[0].shape[1] // len(self.offsets[0])
+        wide = sum(w.shape[1] // N for w in walls) * Cp * (1 << 14) >= _I32_MAX
         out = _scratch(scratch, "out", self.rows * N, torch.int64 if wide else torch.int32).view(self.rows, N)
         first = True
-        for k, taps in enumerate(self.taps):
+        for k, (wall, offs) in enumerate(zip(walls, self.offsets)):
             base = k * self.rows
-            wall = wt[[t for t, _ in taps]].permute(1, 0, 2).reshape(Cp, len(taps) * N)
-            block = max(1024, min(1 << 14, self.BLOCK_BYTES // (len(taps) * N * 4)))
-            last = max(off for _, off in taps)
+            block = max(1024, min(1 << 14, self.BLOCK_BYTES // (len(offs) * N * 4)))
+            last = max(offs)
             for r0 in range(0, self.rows, block):
                 r1 = min(self.rows, r0 + block)
                 prod = torch._int_mm(g[base + r0:base + r1 + last], wall)
                 acc = out[r0:r1]
-                for i, (_, off) in enumerate(taps):
+                for i, off in enumerate(offs):
                     part = prod[off:off + r1 - r0, i * N:(i + 1) * N]
                     if first and i == 0:
                         acc.copy_(part)
