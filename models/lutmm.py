@@ -510,7 +510,7 @@ class ProductTable:
             return core, box, const
         peak = _maxabs(self.a_min, self.a_max, self.a_mid) * _maxabs(self.b_min, self.b_max, self.b_mid)
         # the window sums of the codes: summed over each group's channels, then slices added
-        # (a single-channel convolution measured 5x slower)
+        # (a single-channel convolution measured 4x slower: 20.6 ms against 5.1 ms on 1000x34x34)
         cg = C // groups
         csum = codes.view(B, groups, cg, H, W).sum(2) if cg > 1 else codes
         ph, pw = padding
