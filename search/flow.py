@@ -95,8 +95,10 @@ def build_problem(model_dir, bank_path, tgt, area_budget, limit, progress=True, 
     return problem, bank, evaluator
 
 
-def _worker(args, algo, budget, seed, storage, name, resume, index):
-    """One local worker process: rebuild the problem (PPA and accuracies come from the caches)."""
+def _worker(args, algo, budget, seed, storage, name, resume, index, ready):
+    """One local worker process: rebuild the problem (PPA and accuracies come from the caches), then
+    wait at ``ready`` for the others, so that a worker that starts first cannot take the whole budget
+    while the rest are still importing torch (fast evaluations made that happen)."""
     import torch
 
     from axforge import toolenv
@@ -105,6 +107,7 @@ def _worker(args, algo, budget, seed, storage, name, resume, index):
     toolenv.setup()
     torch.set_num_threads(1)
     problem, _, _ = build_problem(*args, progress=False, check_target=False)
+    ready.wait()
     run_search(problem, algo, budget, seed, storage, name, resume, False, worker=index, shared=True)
 
 
@@ -115,7 +118,8 @@ def _parallel(jobs, args, algo, budget, seed, storage, name, resume):
     from .study import open_study
     open_study(storage, name)        # create schema and study once, before the workers race for it
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(args, algo, budget, seed, storage, name, resume, k))
+    ready = ctx.Barrier(jobs, timeout=600)
+    procs = [ctx.Process(target=_worker, args=(args, algo, budget, seed, storage, name, resume, k, ready))
              for k in range(jobs)]
     for p in procs:
         p.start()
