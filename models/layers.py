@@ -228,7 +228,9 @@ class ApproxConv2d(_ApproxMixin, nn.Conv2d):
         zx = int(self.act_qp.zero_point)
         table, cache = self.table, self._wcache.setdefault("conv", {})
         # outputs = scale * (acc - zx * sum(w) - zw * box + K zx zw) + bias, with acc = core + b_mid box + const
-        coef, offset, scale = self._conv_affine(wq, wqp, zx, table.conv_const(wq, cache))
+        # (acc = core where the int8 route sums the whole LUT's factors)
+        centred = table.conv_centred(path, self.groups)
+        coef, offset, scale = self._conv_affine(wq, wqp, zx, table.conv_const(wq, cache), centred)
 
         def codes_of(b0, b1):
             return quantize(x[b0:b1], self.act_qp, as_float=True)
@@ -256,17 +258,18 @@ class ApproxConv2d(_ApproxMixin, nn.Conv2d):
             out[b0:b1] = y
         return out
 
-    def _conv_affine(self, wq, wqp, zx, const):
-        """Per output channel: the box coefficient, the offset and the scale of the fused dequantisation."""
-        key = ("affine", zx, float(self.act_qp.scale))
+    def _conv_affine(self, wq, wqp, zx, const, centred=True):
+        """Per output channel: the box coefficient, the offset and the scale of the fused dequantisation
+        (``centred``: the accumulators are ``core + b_mid * box + const``, else ``core``)."""
+        key = ("affine", zx, float(self.act_qp.scale), centred)
         if key not in self._wcache:
             O, K = wq.shape[0], wq[0].numel()
             sw = wqp.scale.double() if wqp.scale.ndim else wqp.scale.double().expand(O)
             zw = wqp.zero_point.double() if wqp.zero_point.ndim else wqp.zero_point.double().expand(O)
             scale = self.act_qp.scale.double() * sw
-            ints = const.reshape(O) - zx * wq.reshape(O, -1).sum(1).double() + K * zx * zw
+            ints = (const.reshape(O) if centred else 0.0) - zx * wq.reshape(O, -1).sum(1).double() + K * zx * zw
             offset = ints * scale + (self.bias.detach().double() if self.bias is not None else 0.0)
-            coef = (self.table.b_mid - zw) * scale
+            coef = ((self.table.b_mid if centred else 0) - zw) * scale
             self._wcache[key] = (coef, offset.reshape(1, O, 1, 1), scale.reshape(1, O, 1, 1))
         return self._wcache[key]
 

@@ -376,49 +376,55 @@ class ProductTable:
         return acc, info
 
     def _i8_terms(self):
-        """The factors ``d*E = Fa Fb^T`` as int8 GEMM terms, grouped by shared activation digits.
+        """The int8 GEMM layout of the lowrank path (:class:`_I8Plan`), or None without integer factors.
+
+        Two factorizations are laid out and the cheaper kept (:meth:`_I8Plan.cost`):
+
+        * ``centred``: the centred exact product plus E's factors (:meth:`skeleton`),
+          ``d*(a'b' + E)``, with ``b_mid * sum_k a'`` and the ``a_mid`` terms added after;
+        * ``direct``: the whole LUT's factors (:meth:`lut_factors`), ``d*LUT``, nothing after.
+          A product of rounded operands, DRUM's ``LUT = D(a) D(b)``, is one term of rank 1 where
+          ``a'b' + E`` has rank 3: unsigned DRUM k=4 gathers 1 digit per activation instead of 4.
 
         Each factor column becomes a few terms (:func:`.intfactor.column_terms`): an offset ``c_j``
         that centres ``Fa_j`` (added back as ``c_j * sum_k Fb_j(w)``, a weight-only constant) and
         digit pairs ``2^shift * Da(a) Db(b)`` that fit int8, all at shift 0 when one side splits into
         digits whose partners still fit, else at powers of 256. Terms with the same activation
         digits share one slot, so a gather serves every shift: the GEMM gets one weight block per
-        shift side by side instead (DRUM: one gather instead of two).
-
-        Returns ``([(Ta (2^a, p) int8, [(shift, Tb (2^b, p) int8), ...]), ...], offsets (r,) int64)``:
-        groups of up to 8 activation digit slots (p = 1, 2, 4 or 8, unused slots zero) with a
-        weight table per shift. The centred exact product comes first, as the column pair
-        ``(a', d*b')``, so that ``d*(a'b' + E)`` comes out of the same GEMMs. (A GEMM of its own
-        measured dearer even where the fold needs a wider entry: unsigned DRUM, 4.9-5.0x against
-        3.7-4.5x the float32 GEMM.)"""
+        shift side by side instead. In the centred layout the exact product comes first, as the
+        column pair ``(a', d*b')``, so that ``d*(a'b' + E)`` comes out of the same GEMMs. (A GEMM of
+        its own measured dearer even where the fold needs a wider entry.)"""
         if "i8" not in self._factors:
-            fa, fb, d, _ = self.skeleton()
-            cols = [intfactor.column_terms(fa[:, j], fb[:, j]) for j in range(fa.shape[1])]
             a = np.arange(self.a_min, self.a_max + 1) - self.a_mid
             b = np.arange(self.b_min, self.b_max + 1) - self.b_mid
-            cols.insert(0, intfactor.column_terms(a, d * b, offset=False))
-            slots, used = [], {}      # activation digit vectors; (slot, shift) -> b digits
-            for _, terms in cols:
-                for shift, da, db in terms:
-                    i = next((i for i, v in enumerate(slots) if np.array_equal(v, da) and (i, shift) not in used), None)
-                    if i is None:
-                        slots.append(da)
-                        i = len(slots) - 1
-                    used[(i, shift)] = db
-            groups = []
-            for g0 in range(0, len(slots), 8):
-                n = min(8, len(slots) - g0)
-                p = _packed_width(n)
-                ta = np.zeros((len(slots[0]), p), dtype=np.int8)
-                ta[:, :n] = np.stack(slots[g0:g0 + n], 1)
-                levels = {}
-                for (i, shift), db in used.items():
-                    if g0 <= i < g0 + n:
-                        levels.setdefault(shift, np.zeros((len(db), p), dtype=np.int8))[:, i - g0] = db
-                groups.append((torch.from_numpy(ta), [(sh, torch.from_numpy(tb)) for sh, tb in sorted(levels.items())]))
-            offsets = np.array([c for c, _ in cols[1:]], dtype=np.int64)
-            self._factors["i8"] = (groups, offsets)
+            plans = []
+            skel = self.skeleton()
+            if skel is not None:
+                fa, fb, d, _ = skel
+                cols = [intfactor.column_terms(a, d * b, offset=False)]
+                cols += [intfactor.column_terms(fa[:, j], fb[:, j]) for j in range(fa.shape[1])]
+                plans.append(_I8Plan.build(cols, np.concatenate([d * b[:, None], fb], 1), d, False, self.b_mid))
+            lut = self.lut_factors()
+            if lut is not None:
+                fa, fb, d, _ = lut
+                cols = [intfactor.column_terms(fa[:, j], fb[:, j]) for j in range(fa.shape[1])]
+                plans.append(_I8Plan.build(cols, fb, d, True, self.b_mid))
+            self._factors["i8"] = min(plans, key=_I8Plan.cost) if plans else None
         return self._factors["i8"]
+
+    def lut_factors(self):
+        """Integer factors of the whole LUT, ``LUT = Fa Fb^T / d``, as :meth:`skeleton` gives E's
+        (None above :data:`SKELETON_MAX_RANK` or when no factorization checks out)."""
+        if "lut_factors" not in self._factors:
+            t = self.table.numpy()
+            r = int(np.linalg.matrix_rank(t.astype(np.float64)))
+            self._factors["lut_factors"] = intfactor.best_factors(t, r)[0] if 0 < r <= SKELETON_MAX_RANK else None
+        return self._factors["lut_factors"]
+
+    def i8_direct(self):
+        """Whether the int8 lowrank route sums the whole LUT's factors (no centring terms after)."""
+        plan = self._i8_terms()
+        return plan is not None and plan.direct
 
     def _i8_groups(self, wi):
         """The int8 terms as gather groups for weight indices ``wi`` (``w - b_min``, any shape S):
@@ -426,12 +432,10 @@ class ProductTable:
         into one 1/2/4/8-byte entry, and ``wt`` (S..., L, p) int8 the matching weight digits for each of
         the L ``shifts``; and the offsets' share (S...) int64, ``sum_j c_j Fb_j(w)`` (None when every
         offset is 0), to be summed over the reduction."""
-        groups, offsets = self._i8_terms()
-        wconst = None
-        if offsets.any():
-            wconst = torch.from_numpy(self.skeleton()[1])[wi] @ torch.from_numpy(offsets)
+        plan = self._i8_terms()
+        wconst = None if plan.wconst is None else plan.wconst[wi]
         out = []
-        for ta, levels in groups:
+        for ta, levels in plan.groups:
             p = ta.shape[1]
             tb = torch.stack([t for _, t in levels], 1)          # (2^b, L, p)
             out.append((ta.contiguous().view(_PACKED[p]).reshape(-1), p, [sh for sh, _ in levels], tb[wi]))
@@ -439,7 +443,8 @@ class ProductTable:
 
     def _lowrank_i8(self, xq, wq, cache):
         """The lowrank accumulators with int8 GEMMs: per scale, the activation digits times the weight
-        digits, divided by ``d``; the exact product on centred operands rides in the same GEMMs.
+        digits, divided by ``d``; in the centred layout the exact product on centred operands rides
+        in the same GEMMs.
 
         The activation digits of one value are packed into one 1/2/4/8-byte table entry, so a
         single ``index_select`` per group of up to 8 digits gathers them, already in the
@@ -447,6 +452,7 @@ class ProductTable:
         int32 index measured 1.6 ms against ``torch.take``'s int64 one at 2.8 ms on 4096x576."""
         K, N = wq.shape
         M = xq.shape[0]
+        plan = self._i8_terms()
         if "i8" not in cache:
             wi = (wq - self.b_min).long()
             groups, wconst = self._i8_groups(wi)     # wt (K, N, L, p) -> (K * p, L * N)
@@ -455,34 +461,55 @@ class ProductTable:
             cache["i8_wconst"] = None if wconst is None else wconst.sum(0)[None, :]
             # the a_mid terms, after the division by d: a_mid * sum_k b' + K a_mid b_mid
             cache["i8_post"] = self.a_mid * ((wq.to(torch.int64) - self.b_mid).sum(0, keepdim=True) + K * self.b_mid)
+        if "i8_rows" not in cache:   # (1, N) int64 terms added before and after the division by d
+            pre = cache["i8_wconst"]
+            post = None
+            if not plan.direct and (self.a_mid or self.b_mid):
+                post = (cache["i8_post"] if self.a_mid else 0) - self.b_mid * K * self.a_mid
+                post = post if torch.is_tensor(post) else torch.full((1, N), post, dtype=torch.int64)
+            if plan.d == 1 and post is not None:
+                pre, post = post if pre is None else pre + post, None
+            cache["i8_rows"] = (pre, post)
+        pre, post = cache["i8_rows"]
         # scratch buffers kept with the weights: a fresh ~20 MB tensor per call costs page faults
-        # whose price varies with the machine's load more than the gather itself
+        # whose price varies with the machine's load more than the gather itself (so do the GEMMs'
+        # int32 outputs: converting them into one int64 sum measured 0.4 ms less than `.to(int64)`
+        # copies on DRUM's 4096x128)
         scratch = cache.get("i8_scratch")
         if scratch is None or scratch[0] != M:
             scratch = (M, torch.empty(M * K, dtype=torch.int32),
-                       {p: torch.empty(M * K, dtype=_PACKED[p]) for _, p, _, _ in cache["i8"]})
+                       {p: torch.empty(M * K, dtype=_PACKED[p]) for _, p, _, _ in cache["i8"]},
+                       torch.empty(M * max(wt.shape[1] for *_, wt in cache["i8"]), dtype=torch.int32))
             cache["i8_scratch"] = scratch
-        _, idx, outs = scratch
+        _, idx, outs, prod_buf = scratch
         idx.copy_(xq.reshape(-1))
         if self.a_min:
             idx.sub_(self.a_min)
-        err = None
+        acc = torch.empty(M, N, dtype=torch.int64)
+        first = True
         for packed, p, shifts, wt in cache["i8"]:
             g = torch.index_select(packed, 0, idx, out=outs[p]).view(torch.int8).view(M, K * p)
-            prod = _imm(g, wt, 1 << 14)
+            if K * p * (1 << 14) < _I32_MAX:    # int32 sums cannot overflow
+                prod = torch._int_mm(g, wt, out=prod_buf[:M * wt.shape[1]].view(M, -1))
+            else:
+                prod = _imm(g, wt, 1 << 14)
             for li, shift in enumerate(shifts):
-                part = prod[:, li * N:(li + 1) * N] if len(shifts) > 1 else prod
-                if shift:
-                    part = part << shift
-                err = part if err is None else err.add_(part)
-        if cache["i8_wconst"] is not None:
-            err += cache["i8_wconst"]
-        d = self.skeleton()[2]
-        acc = torch.div(err, d, rounding_mode="floor") if d != 1 else err
-        if self.b_mid:   # b_mid * sum_k a'
-            acc += self.b_mid * (_row_sums(xq, self.a_max) - K * self.a_mid)
-        if self.a_mid:
-            acc += cache["i8_post"]
+                part = prod[:, li * N:(li + 1) * N]
+                if first:
+                    acc.copy_(part)
+                    if shift:
+                        acc.mul_(1 << shift)
+                    first = False
+                else:
+                    acc.add_(part, alpha=1 << shift)
+        if pre is not None:
+            acc += pre
+        if plan.d != 1:
+            acc = acc.div_(plan.d, rounding_mode="floor")
+        if post is not None:
+            acc += post
+        if not plan.direct and self.b_mid:   # b_mid * sum_k a (the K a_mid b_mid part is in the rows)
+            acc += self.b_mid * _row_sums(xq, self.a_max)
         return acc
 
     def conv2d_parts(self, codes, wq, stride, dilation, groups, path, wcache=None, padding=(0, 0), pad_code=0):
@@ -507,6 +534,8 @@ class ProductTable:
                     box = torch.empty(B, *bx.shape[1:], dtype=torch.float64)
                 core[b0:b1] = part
                 box[b0:b1] = bx
+            if not self.conv_centred(path, groups):
+                core -= self.b_mid * box + const      # the contract's form: acc = core + b_mid box + const
             return core, box, const
         peak = _maxabs(self.a_min, self.a_max, self.a_mid) * _maxabs(self.b_min, self.b_max, self.b_mid)
         # the window sums of the codes: summed over each group's channels, then slices added
@@ -563,7 +592,12 @@ class ProductTable:
     def conv_i8_ok(self, path, groups):
         """Whether a convolution on ``path`` runs on int8 GEMMs (:meth:`conv2d_chunks`)."""
         return path == "lowrank" and not self.is_exact and groups == 1 and self.int8_ok() \
-            and self.skeleton() is not None
+            and self.skeleton() is not None and self._i8_terms() is not None
+
+    def conv_centred(self, path, groups):
+        """Whether a convolution's accumulators are ``core + b_mid * box + const`` (:meth:`conv2d_parts`);
+        else, where the int8 route sums the whole LUT's factors (:meth:`i8_direct`), they are ``core``."""
+        return not (self.conv_i8_ok(path, groups) and self.i8_direct())
 
     def conv2d_chunks(self, codes_of, shape, wq, stride, dilation, cache, padding=(0, 0), pad_code=0):
         """The int8-GEMM convolution in batch chunks: yields ``(b0, b1, core, box)`` with ``core``
@@ -592,7 +626,7 @@ class ProductTable:
             wconst = None if wconst is None else wconst.reshape(O, -1).sum(1).double().view(1, O, 1, 1)
             cache["conv_i8"] = (taps, wconst)
         taps, wconst = cache["conv_i8"]
-        d = self.skeleton()[2]
+        d = self._i8_terms().d
         ph, pw = padding
         Hp, Wp = H + 2 * ph, W + 2 * pw
         width = max(walls[0].shape[0] for _, _, _, walls in taps)
@@ -634,6 +668,61 @@ class ProductTable:
 
 
 SKELETON_MAX_RANK = 16
+
+# the int8 lowrank route's cost model, in units of one int8 GEMM of inner size K and N columns:
+# a gather of packed digits over the M x K activations measured about 4 of them (1.2-1.4 ms
+# against 0.28-0.31 ms per digit and weight block on 4096x576x64), the activation row sums of
+# the centred layout about 0.8
+_GATHER_COST = 4.0
+_ROWSUM_COST = 0.8
+
+
+@dataclass
+class _I8Plan:
+    """An int8 GEMM layout of ``d * target`` (``target``: the LUT, or ``a'b' + E``).
+
+    ``groups``: ``[(Ta (2^a, p) int8, [(shift, Tb (2^b, p) int8), ...]), ...]``, up to 8 activation
+    digit slots per group (p = 1, 2, 4 or 8, unused slots zero) with a weight table per shift;
+    ``wconst`` (2^b,) int64 the offsets' weight-only share per weight value (None when 0)."""
+    groups: list
+    wconst: object
+    d: int
+    direct: bool
+    b_mid: int
+
+    @classmethod
+    def build(cls, cols, fb, d, direct, b_mid):
+        """The layout of factor columns ``cols`` (:func:`.intfactor.column_terms` of each) whose
+        weight-side factors are ``fb`` (2^b, columns)."""
+        slots, used = [], {}      # activation digit vectors; (slot, shift) -> b digits
+        for _, terms in cols:
+            for shift, da, db in terms:
+                i = next((i for i, v in enumerate(slots) if np.array_equal(v, da) and (i, shift) not in used), None)
+                if i is None:
+                    slots.append(da)
+                    i = len(slots) - 1
+                used[(i, shift)] = db
+        groups = []
+        for g0 in range(0, len(slots), 8):
+            n = min(8, len(slots) - g0)
+            p = _packed_width(n)
+            ta = np.zeros((len(slots[0]), p), dtype=np.int8)
+            ta[:, :n] = np.stack(slots[g0:g0 + n], 1)
+            levels = {}
+            for (i, shift), db in used.items():
+                if g0 <= i < g0 + n:
+                    levels.setdefault(shift, np.zeros((len(db), p), dtype=np.int8))[:, i - g0] = db
+            groups.append((torch.from_numpy(ta), [(sh, torch.from_numpy(tb)) for sh, tb in sorted(levels.items())]))
+        offsets = np.array([c for c, _ in cols], dtype=np.int64)
+        wconst = torch.from_numpy(np.asarray(fb, dtype=np.int64) @ offsets) if offsets.any() else None
+        return cls(groups, wconst, int(d), direct, b_mid)
+
+    def cost(self):
+        """Estimated time in int8 GEMMs of inner size K (see :data:`_GATHER_COST`); ties keep the
+        centred layout, which comes first."""
+        gemm = sum(_GATHER_COST + ta.shape[1] * len(levels) for ta, levels in self.groups)
+        return gemm + (_ROWSUM_COST if self.b_mid and not self.direct else 0.0)
+
 
 
 def _plan(peak, k_dim):
