@@ -123,6 +123,41 @@ def test_int8_and_float_gemm_paths_agree(text, monkeypatch):
             assert torch.equal(xin, before), "the operands were modified"
 
 
+def test_direct_lut_layout_when_cheaper():
+    """Unsigned DRUM's LUT is D(a) D(b), rank 1 where a'b' + E has rank 3: the int8 route lays out
+    the whole LUT (one digit slot, two weight scales) instead of the centred product (four slots).
+    Truncation keeps the centred layout (its LUT needs more terms than a'b' + E)."""
+    drum = ProductTable(MultSpec.parse("drum:8x8u:k=4"))
+    assert int(np.linalg.matrix_rank(drum.table.numpy().astype(float))) == 1 and drum.exact_rank() == 2
+    plan = drum._i8_terms()
+    assert plan.direct and [(ta.shape[1], len(levels)) for ta, levels in plan.groups] == [(1, 2)]
+    assert not ProductTable(MultSpec.parse("trunc:8x8u:k=6,comp=const"))._i8_terms().direct
+    # the direct layout's int8 GEMMs give the LUT's sums (its convolution: test_int8_tap_convolution_...)
+    x, w = operands(drum, 29, 150, 11, seed=5)
+    assert torch.equal(drum.matmul(x.float(), w, "lowrank", wcache={}), naive(drum, x, w))
+
+
+@pytest.mark.parametrize("text", ["trunc:8x8u:k=6,comp=const", "bam:8x8u:h=2,v=7", "mitchell:8x8u:ec=1"])
+def test_u8_linear_route_is_exact_and_falls_back(text, monkeypatch):
+    """Narrow outputs go through oneDNN's u8 x s8 linear where it is present (float32 sums, used
+    only where they provably stay below 2^24), else through int8 GEMMs; both give the LUT's sums.
+    K = 2000 exceeds the float32 bound for trunc and BAM, so those take the int8 GEMM there."""
+    if not lutmm.INT8_GEMM:
+        pytest.skip("no int8 GEMM route on this machine")
+    t = ProductTable(MultSpec.parse(text))
+    for k in (300, 2000):
+        x, w = operands(t, 23, k, 64, seed=k)
+        want = naive(t, x, w)
+        for u8 in (False, None):     # off; probed
+            monkeypatch.setattr(lutmm, "_U8_GEMM", u8)
+            cache = {}
+            assert torch.equal(t.matmul(x.float(), w, "lowrank", wcache=cache), want), (k, u8)
+            used = any(isinstance(wt, tuple) for *_, wt in cache["i8"])
+            plan = t._i8_terms()
+            peak = max(int((ta.long() @ tb.long().T).abs().max()) for ta, levels in plan.groups for _, tb in levels)
+            assert used == (u8 is None and lutmm._u8_linear_available() and k * peak < 1 << 24), (k, u8)
+
+
 def test_int8_digits_and_chunked_int_gemm():
     rng = np.random.default_rng(0)
     v = rng.integers(-(1 << 40), 1 << 40, 500)
