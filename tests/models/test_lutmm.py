@@ -233,10 +233,13 @@ def test_column_terms_rebuild_the_column(fa, fb, single):
 @pytest.mark.parametrize("cin,cout,k,stride,dil,pad", [(3, 16, 3, 1, 1, 1), (16, 8, 3, 2, 1, 1), (5, 8, 1, 2, 1, 0),
                                                        (8, 16, 3, 1, 2, 2), (4, 8, 2, 1, 1, 0), (6, 8, 3, 3, 1, 2),
                                                        (4, 8, 3, 2, 2, 0)])
-def test_int8_tap_convolution_equals_the_float_convolution(text, cin, cout, k, stride, dil, pad, monkeypatch):
+@pytest.mark.parametrize("unfold", [False, True])
+def test_int8_tap_convolution_equals_the_float_convolution(text, cin, cout, k, stride, dil, pad, unfold, monkeypatch):
     """The int8 conv route (GEMMs on row-shifted views, strided convolutions split into phase
-    grids, odd sizes padded; one gather group for trunc and Mitchell, two scales plus the exact
-    product for unsigned DRUM) gives the float route's integers, which are the LUT's."""
+    grids, odd sizes padded; or one GEMM on unfolded rows, the u8 linear where it applies; one
+    gather group for trunc and Mitchell, one digit at two scales for unsigned DRUM's whole LUT)
+    gives the float route's integers, which are the LUT's."""
+    monkeypatch.setattr(lutmm, "_UNFOLD_PIXELS", 1 << 20 if unfold else 0)
     t = ProductTable(MultSpec.parse(text))
     g = torch.Generator().manual_seed(cin * 31 + k)
     codes = torch.randint(t.a_min, t.a_max + 1, (3, cin, 9, 10), generator=g).float()
@@ -244,7 +247,10 @@ def test_int8_tap_convolution_equals_the_float_convolution(text, cin, cout, k, s
     got = {}
     for int8 in (True, False):
         monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
-        got[int8] = t.conv2d_parts(codes, wq, (stride, stride), (dil, dil), 1, "lowrank", {}, (pad, pad), t.a_max)
+        cache = {}
+        got[int8] = t.conv2d_parts(codes, wq, (stride, stride), (dil, dil), 1, "lowrank", cache, (pad, pad), t.a_max)
+        if int8 and lutmm.INT8_GEMM:
+            assert cache["conv_i8_unfold"] == unfold
     assert torch.equal(got[True][0], got[False][0]) and torch.equal(got[True][1], got[False][1])
     # and both are the LUT's: one output pixel by direct gather
     acc = got[True][0] + t.b_mid * got[True][1] + got[True][2]
