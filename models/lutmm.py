@@ -664,11 +664,12 @@ class ProductTable:
         ``codes_of(b0, b1)`` gives the activation codes (float32 integers, unpadded) of images
         b0..b1-1 of ``shape`` (B, C, H, W), so that a layer can quantise chunk by chunk too.
         The activation digits are gathered once per input pixel (not once per window position, as
-        an unfolded matrix product would) into channels-last int8 rows. On output maps of
-        ``_UNFOLD_PIXELS`` or more, each kernel tap is a GEMM on a row-shifted view of them
-        (:class:`_TapPlan`): nothing is unfolded. On smaller maps, where those views would
-        compute up to 4x the output rows, their rows are unfolded (one row gather) into a single
-        GEMM (:meth:`_TapPlan.unfold_gemm`). Chunks hold
+        an unfolded matrix product would) into channels-last int8 rows. Then either each kernel
+        tap is a GEMM on a row-shifted view of them (:class:`_TapPlan`), nothing unfolded, or
+        their rows are unfolded (one row gather) into a single GEMM (:meth:`_TapPlan.unfold_gemm`),
+        whichever :meth:`_TapPlan.tap_cost` and ``unfold_cost`` estimate cheaper: the tap views
+        compute whole phase grids (up to 4x the output rows on small maps) and sum wide outputs
+        (taps x O columns), which costs most where a pixel has few digit bytes. Chunks hold
         about ``_CONV_CHUNK_BYTES`` of digits, so that the GEMMs read the gather's output from
         cache, and reuse their scratch buffers (fresh ones page-fault)."""
         O, C, KH, KW = wq.shape
@@ -676,7 +677,11 @@ class ProductTable:
         ph, pw = padding
         Hp, Wp = H + 2 * ph, W + 2 * pw
         OH, OW = _out_size(Hp, KH, stride[0], dilation[0]), _out_size(Wp, KW, stride[1], dilation[1])
-        unfold = OH * OW < _UNFOLD_PIXELS
+        one = _TapPlan((1, Hp, Wp), (KH, KW), stride, dilation)
+        plan_groups = self._i8_terms().groups
+        unfold = _UNFOLD if _UNFOLD is not None else \
+            sum(one.unfold_cost(C * ta.shape[1], len(lv) * O) for ta, lv in plan_groups) < \
+            sum(one.tap_cost(C * ta.shape[1], len(lv) * O) for ta, lv in plan_groups)
         if cache.get("conv_i8_unfold") != unfold:
             wi = (wq - self.b_min).long()
             groups, wconst = self._i8_groups(wi)
@@ -815,11 +820,12 @@ def _out_size(n, k, stride, dilation):
 
 
 _CONV_CHUNK_BYTES = 4 << 20
-# output maps smaller than this (pixels per image) convolve as one GEMM on unfolded int8 rows
-# (:meth:`_TapPlan.unfold_gemm`), larger ones tap by tap (:meth:`_TapPlan.conv`). Measured on
-# ResNet-8 layer shapes (300 images, 16-64 channels, 2 or 8 digits), unfolded against tap by
-# tap: 2x2 and 4x4 outputs 0.28-0.57x the time, 8x8 0.38-0.78x, 16x16 0.82x, 32x32 1.37-1.69x
-_UNFOLD_PIXELS = 16 * 16
+# None: each int8 convolution picks tap by tap (:meth:`_TapPlan.conv`) or one GEMM on unfolded
+# rows (:meth:`_TapPlan.unfold_gemm`) by :meth:`_TapPlan.tap_cost` and ``unfold_cost``; True or
+# False forces one (tests)
+_UNFOLD = None
+_INT8_MACS_PER_NS = 400.0     # oneDNN int8 GEMM here, 4096 x 4608 x 64
+_BYTES_PER_NS = 30.0          # fitted to the tap sums' and the row gathers' measured times
 
 
 def _scratch(store, key, numel, dtype):
@@ -914,6 +920,26 @@ class _TapPlan:
             if offset:
                 dst.add_(offset)
         return out
+
+    def tap_cost(self, cp, n):
+        """Estimated ns per image tap by tap, ``cp`` digit bytes per pixel and ``n`` outputs per
+        tap: GEMMs over the whole phase grids (wrapped rows and padding included) and the int32
+        sums of the taps' shifted outputs (GEMM write, read, accumulator read and write)."""
+        rows = self.rows // self.B
+        taps = sum(len(o) for o in self.offsets)
+        return rows * cp * taps * n / _INT8_MACS_PER_NS + taps * rows * n * 12 / _BYTES_PER_NS
+
+    def unfold_cost(self, cp, n):
+        """Estimated ns per image for :meth:`unfold_gemm`: the GEMM over the output pixels only and
+        the unfolding row gather (read and write).
+
+        Against measured times (ResNet-8 layer shapes, 60-327 images) this picked the faster
+        route in each of 12 cases: unfolded 0.17-0.53x the tap route's time with few digit bytes
+        per pixel (C*p = 16-32: DRUM, the 3-channel stem) and 0.28-0.82x on maps of 16x16 and
+        below; tap by tap 0.72x the unfolded time on 32x32 maps with C*p = 128."""
+        m = self.OH * self.OW
+        taps = sum(len(o) for o in self.offsets)
+        return m * taps * cp * n / _INT8_MACS_PER_NS + m * taps * cp * 2 / _BYTES_PER_NS
 
     def unfold_rows(self):
         """(B*OH*OW*T,) int32: for each output pixel the rows of the pixel rows its T taps read, taps

@@ -239,7 +239,7 @@ def test_int8_tap_convolution_equals_the_float_convolution(text, cin, cout, k, s
     grids, odd sizes padded; or one GEMM on unfolded rows, the u8 linear where it applies; one
     gather group for trunc and Mitchell, one digit at two scales for unsigned DRUM's whole LUT)
     gives the float route's integers, which are the LUT's."""
-    monkeypatch.setattr(lutmm, "_UNFOLD_PIXELS", 1 << 20 if unfold else 0)
+    monkeypatch.setattr(lutmm, "_UNFOLD", unfold)
     t = ProductTable(MultSpec.parse(text))
     g = torch.Generator().manual_seed(cin * 31 + k)
     codes = torch.randint(t.a_min, t.a_max + 1, (3, cin, 9, 10), generator=g).float()
