@@ -806,7 +806,6 @@ class _I8Plan:
         return gemm + (_ROWSUM_COST if self.b_mid and not self.direct else 0.0)
 
 
-
 def _plan(peak, k_dim):
     """(dtype, K-chunk) for exact integer products of magnitude <= ``peak`` summed over ``k_dim``."""
     peak = max(1, int(peak))
