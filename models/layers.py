@@ -17,7 +17,7 @@ from torch import nn
 
 from axforge.errors import AxforgeError, bad_value
 
-from .lutmm import PATHS, table_for
+from .lutmm import PATHS, _out_size, table_for
 from .quant import MinMaxObserver, quantize, weight_qparams
 
 __all__ = ["QuantConfig", "ApproxLinear", "ApproxConv2d", "approximate", "approx_layers", "layer_names",
@@ -256,6 +256,10 @@ class ApproxConv2d(_ApproxMixin, nn.Conv2d):
                     and not y.is_contiguous() else torch.contiguous_format
                 out = torch.empty(B, *y.shape[1:], memory_format=fmt)
             out[b0:b1] = y
+        if out is None:   # an empty batch
+            oh, ow = (_out_size(n + 2 * p, k, s, dl) for n, p, k, s, dl in
+                      zip((H, W), self.padding, self.kernel_size, self.stride, self.dilation))
+            out = torch.empty(0, self.out_channels, oh, ow)
         return out
 
     def _conv_affine(self, wq, wqp, zx, const, centred=True):

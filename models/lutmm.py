@@ -591,6 +591,11 @@ class ProductTable:
                     box = torch.empty(B, *bx.shape[1:], dtype=torch.float64)
                 core[b0:b1] = part
                 box[b0:b1] = bx
+            if core is None:   # an empty batch
+                oh, ow = (_out_size(n + 2 * p, k, s, dl) for n, p, k, s, dl in
+                          zip((H, W), padding, wq.shape[2:], stride, dilation))
+                core = torch.zeros(0, O, oh, ow, dtype=torch.float64)
+                box = torch.zeros(0, 1, oh, ow, dtype=torch.float64)
             if not self.conv_centred(path, groups):
                 core -= self.b_mid * box + const      # the contract's form: acc = core + b_mid box + const
             return core, box, const
@@ -707,7 +712,9 @@ class ProductTable:
         d = self._i8_terms().d
         width = C * max(p for _, p, _, _ in taps)
         per = max(1, _CONV_CHUNK_BYTES // (Hp * Wp * width))
+        per = max(1, -(-B // max(1, -(-B // per))))    # equal chunks (the last at most a few images fewer)
         scratch = {}
+        rows = cache.setdefault("conv_rows", {})
         for b0 in range(0, B, per):
             nb = min(B, b0 + per) - b0
             codes = codes_of(b0, b0 + nb)
@@ -718,14 +725,16 @@ class ProductTable:
             plan = _TapPlan((nb, Hp, Wp), (KH, KW), stride, dilation)
             # code - a_min of every padded pixel, per phase grid: (P, nb, Hq, Wq, C) int32
             idx = plan.indices(codes, padding, pad_code, -self.a_min)
-            if unfold and cache.get("conv_rows", (None,))[0] != (nb, Hp, Wp):
-                cache["conv_rows"] = ((nb, Hp, Wp), plan.unfold_rows())
+            if unfold and (nb, Hp, Wp) not in rows:
+                if len(rows) >= 4:     # input sizes change rarely: keep a few
+                    rows.clear()
+                rows[(nb, Hp, Wp)] = plan.unfold_rows()
             core = None
             for packed, p, shifts, walls in taps:
                 g = plan.buffer(C * p, scratch)
                 torch.index_select(packed, 0, idx.view(-1), out=g[:plan.pixels].view(-1).view(_PACKED[p]))
                 if unfold:
-                    prod = plan.unfold_gemm(g, cache["conv_rows"][1], walls, scratch)
+                    prod = plan.unfold_gemm(g, rows[(nb, Hp, Wp)], walls, scratch)
                 else:
                     prod = plan.conv(g, walls, scratch)
                 prod = prod.permute(0, 3, 1, 2)      # (nb, L*O, OH, OW), channels-last

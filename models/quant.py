@@ -73,7 +73,7 @@ def quantize(x, qp, channel_dim=None, as_float=False):
         shape = [1] * x.ndim
         shape[channel_dim] = -1
         scale, zp = scale.reshape(shape), zp.reshape(shape)
-    q = torch.round(x.detach().float() / scale).add_(zp).clamp_(qp.qmin, qp.qmax)
+    q = torch.div(x.detach().float(), scale).round_().add_(zp).clamp_(qp.qmin, qp.qmax)
     return q if as_float else q.to(torch.int64)
 
 

@@ -88,6 +88,18 @@ def test_conv_paths_agree(geom, int8, monkeypatch):
         assert not torch.allclose(exact(x), ref, atol=1e-3)   # the approximation is really there
 
 
+@pytest.mark.parametrize("int8", [True, False])
+@pytest.mark.parametrize("path", ["lut", "lowrank", "exact"])
+def test_an_empty_batch_gives_an_empty_output(path, int8, monkeypatch):
+    monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
+    conv = conv_layer(path, stride=2, padding=1)
+    calibrate(conv, [torch.randn(2, 4, 9, 9)])
+    with torch.no_grad():
+        y = conv(torch.randn(0, 4, 9, 9))
+        want = conv(torch.randn(1, 4, 9, 9)).shape[1:]
+    assert y.shape == (0, *want)
+
+
 def test_straight_through_gradients_are_the_float_layer_gradients():
     x = torch.randn(2, 4, 6, 6, requires_grad=True)
     conv = conv_layer("lut", padding=1)
