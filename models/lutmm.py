@@ -97,6 +97,19 @@ def _u8_linear_available():
     return _U8_GEMM
 
 
+def _u8_group(packed, ta, levels, w, k_terms):
+    """A gather group's ``(packed digits, weights)`` for :func:`_u8_linear` where its output is narrow
+    (``w`` (K, n) with n <= ``_U8_MAX_N``) and ``k_terms`` products of its largest digit sum stay
+    below 2^24 (exact float32 sums), else ``(packed, w)`` as given (``ta``, ``levels``: the group
+    in :class:`_I8Plan` form)."""
+    if w.shape[1] > _U8_MAX_N:
+        return packed, w
+    peak = max(int((ta.long() @ tb.long().T).abs().max()) for _, tb in levels)
+    if k_terms * peak >= _F32_EXACT or not _u8_linear_available():
+        return packed, w
+    return _u8_of(ta).contiguous().view(_PACKED[ta.shape[1]]).reshape(-1), _u8_pack(w)
+
+
 def _u8_of(t):
     """int8 values as the uint8 codes of zero point 128 (the top bit flipped)."""
     return t.view(torch.uint8).bitwise_xor(128)
@@ -114,6 +127,8 @@ def _u8_linear(x, packed):
     float32 (exact while they stay below 2^24 in magnitude)."""
     pw, ws, wz = packed
     return torch.ops.onednn.qlinear_pointwise(x, 1.0, 128, pw, ws, wz, None, 1.0, 0, torch.float32, "none", [], "")
+
+
 _PACKED = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}   # p int8 digits in one entry
 
 
@@ -506,20 +521,14 @@ class ProductTable:
             cache["i8"] = []
             for (packed, p, shifts, wt), (ta, levels) in zip(groups, plan.groups):
                 wt = wt.permute(0, 3, 2, 1).reshape(K * p, len(shifts) * N).contiguous()
-                # a narrow output whose sums provably fit float32: oneDNN's u8 x s8 linear
-                peak = max(int((ta.long() @ tb.long().T).abs().max()) for _, tb in levels)
-                if len(shifts) * N <= _U8_MAX_N and K * peak < _F32_EXACT and _u8_linear_available():
-                    packed, wt = _u8_of(ta).contiguous().view(_PACKED[p]).reshape(-1), _u8_pack(wt)
+                packed, wt = _u8_group(packed, ta, levels, wt, K)
                 cache["i8"].append((packed, p, shifts, wt))
-            cache["i8_wconst"] = None if wconst is None else wconst.sum(0)[None, :]
-            # the a_mid terms, after the division by d: a_mid * sum_k b' + K a_mid b_mid
-            cache["i8_post"] = self.a_mid * ((wq.to(torch.int64) - self.b_mid).sum(0, keepdim=True) + K * self.b_mid)
-        if "i8_rows" not in cache:   # (1, N) int64 terms added before and after the division by d
-            pre = cache["i8_wconst"]
+            # (1, N) int64 terms added before the division by d (the offsets' weight-only share)
+            # and after it (the centred layout's a_mid * sum_k b'; its b_mid term is a row sum)
+            pre = None if wconst is None else wconst.sum(0)[None, :]
             post = None
-            if not plan.direct and (self.a_mid or self.b_mid):
-                post = (cache["i8_post"] if self.a_mid else 0) - self.b_mid * K * self.a_mid
-                post = post if torch.is_tensor(post) else torch.full((1, N), post, dtype=torch.int64)
+            if not plan.direct and self.a_mid:
+                post = self.a_mid * (wq.to(torch.int64) - self.b_mid).sum(0, keepdim=True)
             if plan.d == 1 and post is not None:
                 pre, post = post if pre is None else pre + post, None
             cache["i8_rows"] = (pre, post)
@@ -565,7 +574,7 @@ class ProductTable:
             acc = acc.div_(plan.d, rounding_mode="floor")
         if post is not None:
             acc += post
-        if not plan.direct and self.b_mid:   # b_mid * sum_k a (the K a_mid b_mid part is in the rows)
+        if not plan.direct and self.b_mid:   # b_mid * sum_k a
             acc += self.b_mid * _row_sums(xq, self.a_max)
         return acc
 
@@ -681,38 +690,34 @@ class ProductTable:
         B, _, H, W = shape
         ph, pw = padding
         Hp, Wp = H + 2 * ph, W + 2 * pw
-        OH, OW = _out_size(Hp, KH, stride[0], dilation[0]), _out_size(Wp, KW, stride[1], dilation[1])
         one = _TapPlan((1, Hp, Wp), (KH, KW), stride, dilation)
-        plan_groups = self._i8_terms().groups
+        i8 = self._i8_terms()
         unfold = _UNFOLD if _UNFOLD is not None else \
-            sum(one.unfold_cost(C * ta.shape[1], len(lv) * O) for ta, lv in plan_groups) < \
-            sum(one.tap_cost(C * ta.shape[1], len(lv) * O) for ta, lv in plan_groups)
+            sum(one.unfold_cost(C * ta.shape[1], len(lv) * O) for ta, lv in i8.groups) < \
+            sum(one.tap_cost(C * ta.shape[1], len(lv) * O) for ta, lv in i8.groups)
         if cache.get("conv_i8_unfold") != unfold:
             wi = (wq - self.b_min).long()
             groups, wconst = self._i8_groups(wi)
             phases = _TapPlan.phase_taps((KH, KW), stride, dilation)
             taps = []   # wt (O, C, KH, KW, L, p) -> (KH*KW, C*p, L*O) -> per phase (C*p, taps*L*O)
-            for (packed, p, shifts, wt), (ta, levels) in zip(groups, self._i8_terms().groups):
+            for (packed, p, shifts, wt), (ta, levels) in zip(groups, i8.groups):
                 wt = wt.permute(2, 3, 1, 5, 4, 0).reshape(KH * KW, C * p, len(shifts) * O)
                 order = [t for _, tl in phases for t, _, _ in tl]
                 if not unfold:
                     walls = [wt[[t for t, _, _ in tl]].permute(1, 0, 2).reshape(C * p, -1).contiguous()
                              for _, tl in phases]
                 else:   # one weight matrix (taps * C * p, L * O), taps in the plan's order
-                    walls = wt[order].reshape(-1, len(shifts) * O).contiguous()
-                    peak = max(int((ta.long() @ tb.long().T).abs().max()) for _, tb in levels)
-                    if len(shifts) * O <= _U8_MAX_N and len(order) * C * peak < _F32_EXACT \
-                            and _u8_linear_available():
-                        packed, walls = _u8_of(ta).contiguous().view(_PACKED[p]).reshape(-1), _u8_pack(walls)
+                    packed, walls = _u8_group(packed, ta, levels, wt[order].reshape(-1, len(shifts) * O).contiguous(),
+                                              len(order) * C)
                 taps.append((packed, p, shifts, walls))
             wconst = None if wconst is None else wconst.reshape(O, -1).sum(1).double().view(1, O, 1, 1)
             cache["conv_i8"] = (taps, wconst)
             cache["conv_i8_unfold"] = unfold
         taps, wconst = cache["conv_i8"]
-        d = self._i8_terms().d
+        d = i8.d
         width = C * max(p for _, p, _, _ in taps)
-        per = max(1, _CONV_CHUNK_BYTES // (Hp * Wp * width))
-        per = max(1, -(-B // max(1, -(-B // per))))    # equal chunks (the last at most a few images fewer)
+        chunks = max(1, -(-B // max(1, _CONV_CHUNK_BYTES // (Hp * Wp * width))))
+        per = max(1, -(-B // chunks))    # equal chunks (the last at most a few images fewer)
         scratch = {}
         rows = cache.setdefault("conv_rows", {})
         for b0 in range(0, B, per):
