@@ -52,7 +52,11 @@ def train_model(arch, dataset="digits", out_dir="out/model", epochs=30, batch_si
     """Train ``arch`` on ``dataset`` and write ``model.pt`` + ``meta.json`` to ``out_dir``.
 
     A checkpoint is written after every epoch; with ``resume`` an interrupted
-    run continues from it with the same seed stream.
+    run continues from it with the same seed stream, and ends with the weights
+    an uninterrupted run would have. Only a checkpoint of the same settings
+    (arch, dataset, seed, epochs, batch size, learning rate) is resumed: the
+    one-cycle schedule depends on all of them. ``meta.json`` records the epoch
+    the run resumed from (``resumed_from_epoch``, 0 for a fresh run).
     """
     from tqdm import tqdm
     for key, v, lo in (("epochs", epochs, 1), ("batch_size", batch_size, 1)):
@@ -67,7 +71,8 @@ def train_model(arch, dataset="digits", out_dir="out/model", epochs=30, batch_si
     start = 0
     if resume and (out / CKPT).exists():
         ck = torch.load(out / CKPT, weights_only=False)
-        if ck.get("arch") == arch and ck.get("dataset") == dataset and ck.get("seed") == seed:
+        same = dict(arch=arch, dataset=dataset, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr)
+        if all(ck.get(k) == v for k, v in same.items()):
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["opt"])
             sched.load_state_dict(ck["sched"])
@@ -91,13 +96,14 @@ def train_model(arch, dataset="digits", out_dir="out/model", epochs=30, batch_si
         acc = evaluate(model, data.x_test, data.y_test)
         bar.set_postfix(loss=f"{total / len(perm):.3f}", test_acc=f"{acc:.4f}")
         _save(out / CKPT, {"arch": arch, "dataset": dataset, "seed": seed, "epoch": epoch + 1,
+                           "epochs": epochs, "batch_size": batch_size, "lr": lr,
                            "model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                            "rng": torch.get_rng_state()})
     if start >= epochs:
         acc = evaluate(model, data.x_test, data.y_test)
     meta = {"arch": arch, "dataset": dataset, "data_root": str(data_root) if data_root else None,
             "in_shape": list(data.in_shape), "classes": data.classes, "epochs": epochs, "batch_size": batch_size,
-            "lr": lr, "seed": seed, "test_accuracy": acc, "params": sum(p.numel() for p in model.parameters())}
+            "lr": lr, "seed": seed, "resumed_from_epoch": start, "test_accuracy": acc, "params": sum(p.numel() for p in model.parameters())}
     _save(out / MODEL, model.state_dict())
     write_json(out / META, meta)
     return meta

@@ -3,8 +3,10 @@
 import json
 
 import pytest
+import torch
 
 from axforge.cli import main
+from axforge.models import train
 
 
 @pytest.fixture(scope="module")
@@ -17,8 +19,37 @@ def trained(tmp_path_factory):
 def test_train_writes_checkpoint_and_resumes(trained, capsys):
     meta = json.loads((trained / "meta.json").read_text())
     assert meta["arch"] == "mlp" and meta["epochs"] == 3 and meta["test_accuracy"] > 0.8
+    assert meta["resumed_from_epoch"] == 0
     assert main(["model", "train", "mlp", "--epochs", "3", "-o", str(trained), "-q"]) == 0   # resumes: 0 epochs left
-    assert json.loads((trained / "meta.json").read_text())["test_accuracy"] == meta["test_accuracy"]
+    again = json.loads((trained / "meta.json").read_text())
+    assert again["resumed_from_epoch"] == 3 and again["test_accuracy"] == meta["test_accuracy"]
+
+
+def test_an_interrupted_run_resumes_to_the_uninterrupted_weights(tmp_path, monkeypatch):
+    """Stopped after its first epoch, a run picks up at epoch 1 and ends bit for bit where an
+    uninterrupted run ends; a checkpoint of other settings is not resumed."""
+    full = train.train_model("mlp", epochs=3, out_dir=tmp_path / "full", progress=False)
+    real, calls = train.evaluate, []
+
+    def stop_in_epoch_two(*args, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(train, "evaluate", stop_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train.train_model("mlp", epochs=3, out_dir=tmp_path / "cut", progress=False)
+    monkeypatch.setattr(train, "evaluate", real)
+    assert torch.load(tmp_path / "cut" / train.CKPT, weights_only=False)["epoch"] == 1
+    resumed = train.train_model("mlp", epochs=3, out_dir=tmp_path / "cut", progress=False)
+    assert (full["resumed_from_epoch"], resumed["resumed_from_epoch"]) == (0, 1)
+    a = torch.load(tmp_path / "full" / train.MODEL)
+    b = torch.load(tmp_path / "cut" / train.MODEL)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed["test_accuracy"] == full["test_accuracy"]
+    other = train.train_model("mlp", epochs=3, lr=0.02, out_dir=tmp_path / "cut", progress=False)
+    assert other["resumed_from_epoch"] == 0
 
 
 def test_eval_with_mapping(trained, tmp_path, capsys):

@@ -61,12 +61,46 @@ def test_autoapprox_reaches_the_optimum_in_60_evaluations():
         assert found <= 1.02 * best, (seed, found / best)
 
 
-def test_greedy_keeps_layers_only_when_feasible():
-    p, _ = make_problem(5, target=("abs", 0.945))
+def test_greedy_on_a_hand_computed_landscape():
+    """Three layers, losses chosen so that each greedy decision is worked out by hand.
+
+    Layers go in decreasing MAC order (l0: 3000, l2: 2000, l1: 1000); candidates cheapest first
+    (drum 0.55, mitchell 0.62, trunc 0.80 pJ/MAC); the target 0.94 leaves a loss budget of 0.010.
+    l0: drum (loss 0.008) fits.  l2: drum (0.008 + 0.004) does not, mitchell (0.008 + 0.001) does.
+    l1: drum (0.009 + 0.002) and mitchell (0.009 + 0.002) do not, trunc (0.009 + 0.0005) does.
+    """
+    p, acc = make_problem(3, target=("abs", 0.94))
+    acc.loss = np.array([[0, 0.001, 0.008, 0.003],      # columns: exact, trunc, drum, mitchell
+                         [0, 0.0005, 0.002, 0.002],
+                         [0, 0.002, 0.004, 0.001]])
+    p.macs = np.array([3000.0, 1000.0, 2000.0])
     r = run_search(p, "greedy", budget=100, progress=False)
-    assert r.evaluations[0].choice == p.all_exact()
-    assert r.evaluations[-1].feasible or any(e.feasible for e in r.evaluations)
-    assert len(r.evaluations) < 5 * 4      # at most one pass over layers x candidates
+    assert [e.choice for e in r.evaluations] == [(0, 0, 0), (2, 0, 0), (2, 0, 2), (2, 0, 3),
+                                                 (2, 2, 3), (2, 3, 3), (2, 1, 3)]
+    assert [e.feasible for e in r.evaluations] == [True, True, False, True, False, False, True]
+    assert r.evaluations[-1].energy_pj == pytest.approx(3000 * 0.55 + 1000 * 0.8 + 2000 * 0.62)
+
+
+def test_greedy_follows_its_definition_on_random_landscapes():
+    """The greedy rule written out here (decreasing MACs; per layer the cheapest candidate that is
+    cheaper than the current one and keeps the target) gives the algorithm's exact evaluation order."""
+    for seed in range(4):
+        p, acc = make_problem(5, target=("abs", 0.945), seed=seed)
+        r = run_search(p, "greedy", budget=100, progress=False)
+        energy = [c.energy_pj_per_mac for c in p.candidates]
+        current, want = [0] * 5, [(0,) * 5]
+        for layer in sorted(range(5), key=lambda i: -p.macs[i]):
+            for c in sorted(range(len(energy)), key=lambda c: energy[c]):
+                if energy[c] >= energy[current[layer]]:
+                    break
+                trial = current.copy()
+                trial[layer] = c
+                want.append(tuple(trial))
+                if 0.95 - sum(acc.loss[i, k] for i, k in enumerate(trial)) >= 0.945:
+                    current = trial
+                    break
+        assert [e.choice for e in r.evaluations] == want, seed
+        assert r.evaluations[-1].choice == tuple(current) or not r.evaluations[-1].feasible
 
 
 def test_hypervolume_2d():
