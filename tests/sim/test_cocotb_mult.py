@@ -45,7 +45,7 @@ def test_testbench_detects_a_wrong_model():
         run_mult_tb("trunc:8x8u:k=6,comp=none", model_spec="exact:8x8u")
 
 
-@pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog is not on PATH")
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog is not on PATH (make test installs it where apt-get runs as root)")
 @pytest.mark.parametrize("spec", ICARUS_SPECS)
 def test_rtl_matches_model_icarus(spec):
     run_mult_tb(spec, simulator="icarus", vectors="exhaustive")
