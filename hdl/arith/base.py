@@ -287,7 +287,9 @@ class MultSpec:
         a = np.asarray(a, dtype=np.int64)
         b = np.asarray(b, dtype=np.int64)
         raw = self.family_obj.model(a, b, self)
-        raw = np.asarray(raw, dtype=np.int64) % (1 << self.out_width)
+        # a design with no partial product left (trunc k = n+m-1, say) has a constant model
+        raw = np.broadcast_to(np.asarray(raw, dtype=np.int64), np.broadcast_shapes(a.shape, b.shape))
+        raw = raw % (1 << self.out_width)
         return to_signed(raw, self.out_width) if self.signed else raw
 
     def operands(self):

@@ -7,7 +7,7 @@ inter-column carry). Designs (``x1..x4`` in, ``2 carry + sum`` out):
 * ``or``: sum = (x1 ^ x2) | (x3 ^ x4), carry = x1 x2 | x3 x4 (cheap, errs
   whenever two ones sit in different pairs or there are more than three);
 * ``pair``: sum = x1 ^ x2 ^ x3 ^ x4, carry = x1 x2 | x3 x4 (loses the carry
-  when the two ones sit in different pairs);
+  when the two ones sit in different pairs, and gives 2 instead of 4 on 1111);
 * ``maj``: sum = x1 ^ x2 ^ x3 ^ x4, carry = 1 when at least two inputs are 1
   (errs only on 1111, giving 2 instead of 4).
 
