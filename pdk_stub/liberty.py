@@ -211,13 +211,15 @@ class Library:
         """Wire-load estimate of a net's capacitance (fF) from its fanout."""
         if fanout <= 0 or not self.fanout_lengths:
             return 0.0
-        table = dict(self.fanout_lengths)
-        if fanout in table:
-            length = table[fanout]
-        else:
-            known = [n for n in table if n < fanout]
-            last = max(known) if known else min(table)
-            length = table[last] + self.wire_slope * (fanout - last)
+        points = sorted(dict(self.fanout_lengths).items())
+        below = [p for p in points if p[0] <= fanout]
+        above = [p for p in points if p[0] >= fanout]
+        if below and above:        # between two entries: linear interpolation (Liberty's rule)
+            (n0, l0), (n1, l1) = below[-1], above[0]
+            length = l0 if n0 == n1 else l0 + (l1 - l0) * (fanout - n0) / (n1 - n0)
+        else:                      # beyond the table: the slope from the nearest entry
+            n0, l0 = below[-1] if below else above[0]
+            length = l0 + self.wire_slope * (fanout - n0)
         return self.wire_cap * length
 
 

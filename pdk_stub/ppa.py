@@ -262,7 +262,7 @@ def _run_flow(spec, pdk, files, top, raw, stream_label, output_load_ff, equivale
         "energy_pj_per_op": round(energy_pj, 6),
         "energy_breakdown_pj_per_op": {"switching": round(switching / ops / 1000.0, 6),
                                        "internal": round(internal / ops / 1000.0, 6)},
-        "toggles_per_op": round(sum(toggles.values()) / ops, 3),
+        "toggles_per_op": round(sum(toggles[n] for n in set(info.names.values()) if n in toggles) / ops, 3),
         "stream": {"kind": stream_label, "vectors": int(len(raw))},
         "equivalence": equiv,
         "voltage_v": lib.voltage,

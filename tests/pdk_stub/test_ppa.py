@@ -1,6 +1,7 @@
 """The PPA flow end to end: synthesis, equivalence with the RTL, timing, activity-based energy."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,12 @@ from axforge.errors import AxforgeError
 from axforge.hdl.arith import MultSpec
 from axforge.pdk_stub import flow, ppa as ppamod
 from axforge.pdk_stub.ppa import PPA_KEYS, ppa, uniform_stream
+from axforge.pdk_stub.stub45 import LIB_PATH
+
+# the independent reference: own Liberty reader, netlist simulation and timing (same folder, on sys.path)
+from test_energy_reference import Circuit, hand_delay, hand_energy_vectorised, read_liberty, read_netlist
+
+SPEC8 = "exact:8x8u:arch=dadda"
 
 
 def _p(text, **kw):
@@ -17,7 +24,7 @@ def _p(text, **kw):
 
 
 def test_ppa_json_keys_and_power_formula(tmp_path):
-    res = _p("exact:8x8u:arch=dadda", freq_mhz=250, out_dir=tmp_path / "o")
+    res = _p(SPEC8, freq_mhz=250, out_dir=tmp_path / "o")
     data = json.loads((tmp_path / "o" / "ppa.json").read_text())
     for k in PPA_KEYS + ("critical_path",):
         assert k in data
@@ -27,8 +34,31 @@ def test_ppa_json_keys_and_power_formula(tmp_path):
     path = data["critical_path"]
     assert path[0]["net"].startswith(("a[", "b[")) and path[-1]["net"].startswith("p[")
     assert path[-1]["arrival_ns"] == pytest.approx(data["delay_ns"])
-    assert 100 < data["area_um2"] < 1000 and 0.2 < data["delay_ns"] < 5 and 0.05 < data["energy_pj_per_op"] < 5
     assert (tmp_path / "o" / "mapped.v").read_text().count("NAND2_X1") > 10
+    # every figure against an independent reading of the Liberty and of the mapped netlist
+    lib, circ = _independent(tmp_path / "o" / "mapped.v")
+    types = [t for t, _, _ in circ.cells]
+    assert data["cells"] == len(types) and sum(data["cell_counts"].values()) == len(types)
+    assert data["area_um2"] == pytest.approx(sum(lib["cells"][t]["area"] for t in types), abs=5.01e-5)
+    assert data["leakage_uw"] == pytest.approx(sum(lib["cells"][t]["leakage_nw"] for t in types) / 1000,
+                                               abs=5.01e-7)
+    assert data["delay_ns"] == pytest.approx(hand_delay(lib, circ)[0], abs=5.01e-6)
+    _, internal, ops, _ = hand_energy_vectorised(lib, circ, uniform_stream(MultSpec.parse(SPEC8)), 8, 8)
+    assert data["stream"]["vectors"] == 65536 and ops == 65535
+    assert data["energy_breakdown_pj_per_op"]["internal"] == pytest.approx(internal / ops / 1000, abs=5.01e-7)
+
+
+def _independent(mapped_v):
+    lib = read_liberty(LIB_PATH.read_text())
+    return lib, Circuit(lib, *read_netlist(Path(mapped_v).read_text()))
+
+
+def test_switching_energy_of_the_8x8_dadda_equals_a_hand_computation(tmp_path):
+    res = _p(SPEC8, out_dir=tmp_path / "o")
+    lib, circ = _independent(tmp_path / "o" / "mapped.v")
+    switching, internal, ops, _ = hand_energy_vectorised(lib, circ, uniform_stream(MultSpec.parse(SPEC8)), 8, 8)
+    assert res["energy_breakdown_pj_per_op"]["switching"] == pytest.approx(switching / ops / 1000, abs=5.01e-7)
+    assert res["energy_pj_per_op"] == pytest.approx((switching + internal) / ops / 1000, abs=5.01e-7)
 
 
 def test_ranking_follows_truncation_and_exact_architectures():
