@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -445,6 +446,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("axforge: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader left early (`axforge mult list | head -3`): stop quietly, no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

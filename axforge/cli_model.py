@@ -19,7 +19,8 @@ def cmd_model_train(args):
     meta = train_model(args.arch, args.dataset, args.output, epochs=args.epochs, batch_size=args.batch_size,
                        lr=args.lr, seed=args.seed, data_root=args.data, progress=not args.quiet)
     print(f"{meta['arch']} on {meta['dataset']}: test accuracy {100 * meta['test_accuracy']:.2f} % "
-          f"after {meta['epochs']} epochs ({meta['params']} parameters); saved {Path(args.output) / 'model.pt'}")
+          f"after {meta['epochs']} epochs ({meta['params']} parameters, weights {meta['weights_sha256'][:12]}); "
+          f"saved {Path(args.output) / 'model.pt'}")
     return 0
 
 

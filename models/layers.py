@@ -215,8 +215,11 @@ class ApproxConv2d(_ApproxMixin, nn.Conv2d):
     def _approx(self, x):
         c, table = self.config, self.table
         path = self.resolved_path
-        if path != "lut" and table.conv_ok(path) and not table.wraps(self.weight[0].numel(), c.acc_width,
-                                                                      c.tile_rows):
+        # a truncated rank is the lowrank matmul's SVD (as for ApproxLinear and the layer report);
+        # the convolution routes use the exact integer factors
+        svd = path == "lowrank" and c.rank is not None and c.rank < table.exact_rank()
+        if path != "lut" and not svd and table.conv_ok(path) and not table.wraps(self.weight[0].numel(),
+                                                                                 c.acc_width, c.tile_rows):
             return self._approx_conv(x, path)
         return self._approx_unfolded(x)
 

@@ -407,8 +407,9 @@ class ProductTable:
         if info.method == "svd":
             fa, fb, _, _ = self.factors(rank)
             exact = self.matmul(xq, wq, "exact")
-            gw = torch.from_numpy(fb)[wq - self.b_min].permute(0, 2, 1).reshape(K * info.rank, N)
-            fx = torch.from_numpy(fa)[xq - self.a_min].reshape(xq.shape[0], K * info.rank)
+            # the codes may be float32 tensors holding integers (a layer's activations): index with int64
+            gw = torch.from_numpy(fb)[wq.long() - self.b_min].permute(0, 2, 1).reshape(K * info.rank, N)
+            fx = torch.from_numpy(fa)[xq.long() - self.a_min].reshape(xq.shape[0], K * info.rank)
             return exact + torch.round(fx @ gw).to(torch.int64), info
         cache = wcache if wcache is not None else {}
         if self.int8_ok():

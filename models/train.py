@@ -1,5 +1,6 @@
 """Training, checkpoints and evaluation of zoo models (seeded, resumable, with progress bars)."""
 
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -25,6 +26,19 @@ def _save(path, obj):
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def weights_digest(state_dict):
+    """sha256 of a state dict's names, dtypes, shapes and values: the same weights give the same digest.
+
+    Float training is reproducible on one CPU kind and thread count; another may train other
+    weights from the same seed, and the digest tells the two apart."""
+    h = hashlib.sha256()
+    for name, t in state_dict.items():
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
 
 
 def seed_everything(seed):
@@ -103,7 +117,8 @@ def train_model(arch, dataset="digits", out_dir="out/model", epochs=30, batch_si
         acc = evaluate(model, data.x_test, data.y_test)
     meta = {"arch": arch, "dataset": dataset, "data_root": str(data_root) if data_root else None,
             "in_shape": list(data.in_shape), "classes": data.classes, "epochs": epochs, "batch_size": batch_size,
-            "lr": lr, "seed": seed, "resumed_from_epoch": start, "test_accuracy": acc, "params": sum(p.numel() for p in model.parameters())}
+            "lr": lr, "seed": seed, "resumed_from_epoch": start, "test_accuracy": acc,
+            "weights_sha256": weights_digest(model.state_dict()), "threads": torch.get_num_threads(), "params": sum(p.numel() for p in model.parameters())}
     _save(out / MODEL, model.state_dict())
     write_json(out / META, meta)
     return meta

@@ -122,3 +122,15 @@ def test_demo_runs_the_whole_story(tmp_path, capsys):
     assert "bit-exact with the emulation = True" in out
     for name in ("char/library.csv", "resnet8/model.pt", "map/report.md", "map/pareto.png", "map/chip/chip.yaml"):
         assert (tmp_path / "demo" / name).exists(), name
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`axforge mult list | head -1`: the CLI stops quietly when its stdout closes (here the reader,
+    `true`, has left before the CLI writes its first line)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    exe = Path(sys.executable).parent / "axforge"
+    proc = subprocess.run(f"'{exe}' mult list --width 8 | true", shell=True, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.stderr == ""

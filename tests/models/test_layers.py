@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import reference as ref
 from axforge.errors import AxforgeError
 from axforge.models import layers, lutmm
 from axforge.models.layers import ApproxConv2d, ApproxLinear, QuantConfig, approximate, calibrate, remap
@@ -63,9 +64,12 @@ def conv_layer(path, groups=1, cin=4, cout=6, spec=TRUNC, **kw):
                                   dict(groups=2), dict(groups=4, cout=4, padding=1),
                                   dict(padding=1, spec="drum:8x8u:k=4")])
 def test_conv_paths_agree(geom, int8, monkeypatch):
-    """lut, lowrank and the unfolded matmul route agree; with int8 GEMMs the lowrank layer runs
-    quantise-convolve-dequantise per batch chunk, as do the float convolutions (here one image
+    """lut, lowrank and the unfolded matmul route agree, and give the independent reference's outputs
+    (products gathered from the RTL LUT, tests/models/reference.py); with int8 GEMMs the lowrank layer
+    runs quantise-convolve-dequantise per batch chunk, as do the float convolutions (here one image
     per chunk)."""
+    if int8:
+        ref.require_int8_gemm()
     monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
     monkeypatch.setattr(lutmm, "_CONV_CHUNK_BYTES", 1)
     monkeypatch.setattr(layers, "CONV_CHUNK_BYTES", 1)
@@ -78,19 +82,26 @@ def test_conv_paths_agree(geom, int8, monkeypatch):
             outs[path] = conv(x)
             # the unfolded matmul route computes the same integers as the convolution route
             outs[path + "_unfolded"] = conv._approx_unfolded(x)
-    ref = outs["lut"]
+    first = outs["lut"]
     for key, y in outs.items():
-        assert y.shape == ref.shape
-        assert torch.allclose(y, ref, rtol=0, atol=1e-5), key
+        assert y.shape == first.shape
+        assert torch.allclose(y, first, rtol=0, atol=1e-5), key
+    _, want, step = ref.conv_ref(conv, x)      # the same weights and calibration in every layer here
+    for key, y in outs.items():
+        ref.assert_outputs(y, want, step, 0, key)
     exact = conv_layer("exact", **geom)
     calibrate(exact, [x])
     with torch.no_grad():
-        assert not torch.allclose(exact(x), ref, atol=1e-3)   # the approximation is really there
+        y_exact = exact(x)
+    ref.assert_outputs(y_exact, ref.conv_ref(exact, x, exact=True)[1], step, 0, "exact")
+    assert not torch.allclose(y_exact, first, atol=1e-3)   # the approximation is really there
 
 
 @pytest.mark.parametrize("int8", [True, False])
 @pytest.mark.parametrize("path", ["lut", "lowrank", "exact"])
 def test_an_empty_batch_gives_an_empty_output(path, int8, monkeypatch):
+    if int8:
+        ref.require_int8_gemm()
     monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
     conv = conv_layer(path, stride=2, padding=1)
     calibrate(conv, [torch.randn(2, 4, 9, 9)])
@@ -114,14 +125,37 @@ def test_straight_through_gradients_are_the_float_layer_gradients():
     assert torch.allclose(gx, x.grad, atol=1e-4) and torch.allclose(gw, conv.weight.grad, atol=1e-3)
 
 
-def test_weight_update_invalidates_cached_tables():
-    conv = conv_layer("lut", padding=1)
-    x = torch.randn(2, 4, 6, 6)
-    calibrate(conv, [x])
+@pytest.mark.parametrize("int8", [False, True])
+@pytest.mark.parametrize("kind", ["conv", "linear"])
+@pytest.mark.parametrize("path", ["lut", "lowrank", "exact"])
+def test_weight_update_invalidates_cached_tables(path, kind, int8, monkeypatch):
+    """After an in-place weight update the layer computes exactly what a fresh layer with the new
+    weights (and the same calibration) computes: no weight table, factor or affine term is stale."""
+    if int8:
+        ref.require_int8_gemm()
+    monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
+
+    def build():
+        if kind == "conv":
+            return conv_layer(path, padding=1)
+        from axforge.hdl.arith import MultSpec
+        torch.manual_seed(1)
+        return ApproxLinear(36, 5, spec=MultSpec.parse(TRUNC), config=QuantConfig(path=path))
+    layer = build()
+    x = torch.randn(2, 4, 6, 6) if kind == "conv" else torch.randn(7, 36)
+    calibrate(layer, [x])
     with torch.no_grad():
-        before = conv(x)
-        conv.weight.mul_(-1)
-        after = conv(x)
+        before = layer(x)          # builds and caches the weight-side tables
+        layer.weight.mul_(-0.5).add_(0.01)
+        after = layer(x)
+        fresh = build()
+        fresh.weight.copy_(layer.weight)
+        fresh.bias.copy_(layer.bias)
+        calibrate(fresh, [x])
+        want = fresh(x)
+    assert float(fresh.act_qp.scale) == float(layer.act_qp.scale)
+    assert int(fresh.act_qp.zero_point) == int(layer.act_qp.zero_point)
+    assert torch.equal(after, want)
     assert not torch.allclose(before, after)
 
 

@@ -1,9 +1,14 @@
 """ProductTable: the three paths against a naive LUT gather, exactness, bounds, accumulator wrap."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 
+import reference as ref
 from axforge.errors import AxforgeError
 from axforge.hdl.arith import MultSpec
 from axforge.models import intfactor, lutmm
@@ -113,7 +118,9 @@ def test_int8_and_float_gemm_paths_agree(text, monkeypatch):
     t = ProductTable(MultSpec.parse(text))
     x, w = operands(t, 41, 77, 13, seed=3)
     want = naive(t, x, w)
-    for int8 in (True, False):
+    for int8 in (False, True):
+        if int8:
+            ref.require_int8_gemm()     # after the float route has passed
         monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
         assert t.int8_ok() == (int8 and t.a_width <= 8 and t.b_width <= 8)
         for xin in (x.clone(), x.float()):
@@ -137,25 +144,57 @@ def test_direct_lut_layout_when_cheaper():
     assert torch.equal(drum.matmul(x.float(), w, "lowrank", wcache={}), naive(drum, x, w))
 
 
+@pytest.mark.parametrize("u8", ["off", "probed", "forced"])
 @pytest.mark.parametrize("text", ["trunc:8x8u:k=6,comp=const", "bam:8x8u:h=2,v=7", "mitchell:8x8u:ec=1"])
-def test_u8_linear_route_is_exact_and_falls_back(text, monkeypatch):
-    """Narrow outputs go through oneDNN's u8 x s8 linear where it is present (float32 sums, used
+def test_u8_linear_route_is_exact_and_falls_back(text, u8, monkeypatch):
+    """Narrow outputs go through oneDNN's u8 x s8 linear where its probe passes (float32 sums, used
     only where they provably stay below 2^24), else through int8 GEMMs; both give the LUT's sums.
-    K = 2000 exceeds the float32 bound for trunc and BAM, so those take the int8 GEMM there."""
-    if not lutmm.INT8_GEMM:
-        pytest.skip("no int8 GEMM route on this machine")
-    t = ProductTable(MultSpec.parse(text))
+    K = 2000 exceeds the float32 bound for trunc and BAM, so those take the int8 GEMM there.
+    The int8 route is forced on whatever the CPU autodetects; ``probed`` checks the fallback on any
+    CPU, ``forced`` runs the u8 linear itself where it is exact (CPUs with VNNI)."""
+    ref.require_int8_gemm()
+    monkeypatch.setattr(lutmm, "INT8_GEMM", True)
+    if u8 == "forced":
+        why = ref.u8_linear_status()
+        if why:
+            pytest.skip(f"u8 linear route not runnable: {why}; covered on CPUs with AVX-512 VNNI or AVX-VNNI")
+    monkeypatch.setattr(lutmm, "_U8_GEMM", {"off": False, "probed": None, "forced": True}[u8])
+    t = lutmm.table_for(MultSpec.parse(text))     # shared: its factors are computed once
+    plan = t._i8_terms()
+    peak = max(int((ta.long() @ tb.long().T).abs().max()) for ta, levels in plan.groups for _, tb in levels)
     for k in (300, 2000):
         x, w = operands(t, 23, k, 64, seed=k)
         want = naive(t, x, w)
-        for u8 in (False, None):     # off; probed
-            monkeypatch.setattr(lutmm, "_U8_GEMM", u8)
-            cache = {}
-            assert torch.equal(t.matmul(x.float(), w, "lowrank", wcache=cache), want), (k, u8)
-            used = any(isinstance(wt, tuple) for *_, wt in cache["i8"])
-            plan = t._i8_terms()
-            peak = max(int((ta.long() @ tb.long().T).abs().max()) for ta, levels in plan.groups for _, tb in levels)
-            assert used == (u8 is None and lutmm._u8_linear_available() and k * peak < 1 << 24), (k, u8)
+        cache = {}
+        assert torch.equal(t.matmul(x.float(), w, "lowrank", wcache=cache), want), (k, u8)
+        used = any(isinstance(wt, tuple) for *_, wt in cache["i8"])
+        eligible = k * peak < 1 << 24
+        if u8 == "probed" and eligible:   # probed now; its verdict is this CPU's: exact here or not used
+            assert lutmm._U8_GEMM == (ref.u8_linear_status() is None)
+        assert used == (u8 != "off" and bool(lutmm._U8_GEMM) and eligible), (k, u8)
+
+
+@pytest.mark.parametrize("value", ["0", "1"])
+def test_int8_gemm_env_var_forces_the_route(value):
+    """``AXFORGE_INT8_GEMM=0/1`` overrides the CPU detection at import; ``AXFORGE_U8_GEMM=0`` turns
+    the u8 linear off without probing it."""
+    env = dict(os.environ, AXFORGE_INT8_GEMM=value, AXFORGE_U8_GEMM="0")
+    code = ("from axforge.models import lutmm;"
+            "print(lutmm.INT8_GEMM, lutmm.ProductTable().int8_ok(), lutmm._u8_linear_available())")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ([str(value == "1")] * 2 + ["False"])
+
+
+def test_int8_gemm_autodetection(monkeypatch):
+    """Without the override the int8 route is on exactly where the CPU has int8 dot products."""
+    monkeypatch.delenv("AXFORGE_INT8_GEMM", raising=False)
+    want = bool({"avx512_vnni", "avx_vnni", "amx_int8"} & ref.cpu_flags()) and hasattr(torch, "_int_mm")
+    assert lutmm._int8_gemm_available() == want
+    monkeypatch.setenv("AXFORGE_INT8_GEMM", "1")
+    assert lutmm._int8_gemm_available()
+    monkeypatch.setenv("AXFORGE_INT8_GEMM", "0")
+    assert not lutmm._int8_gemm_available()
 
 
 def test_int8_digits_and_chunked_int_gemm():
@@ -198,7 +237,9 @@ def test_lattice_factors_are_short_and_exact_and_the_skeleton_is_the_fallback(mo
     fa2, fb2, d2, _ = s.skeleton()
     assert s.factor_method() == "skeleton" and d2 > 1 and np.array_equal(fa2 @ fb2.T, d2 * s.error)
     x, w = operands(s, 23, 140, 9, seed=2)
-    for int8 in (True, False):
+    for int8 in (False, True):
+        if int8:
+            ref.require_int8_gemm()     # after the float route has passed
         monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
         assert torch.equal(s.matmul(x, w, "lowrank", wcache={}), naive(s, x, w))
 
@@ -239,6 +280,7 @@ def test_int8_tap_convolution_equals_the_float_convolution(text, cin, cout, k, s
     grids, odd sizes padded; or one GEMM on unfolded rows, the u8 linear where it applies; one
     gather group for trunc and Mitchell, one digit at two scales for unsigned DRUM's whole LUT)
     gives the float route's integers, which are the LUT's."""
+    ref.require_int8_gemm()
     monkeypatch.setattr(lutmm, "_UNFOLD", unfold)
     t = ProductTable(MultSpec.parse(text))
     g = torch.Generator().manual_seed(cin * 31 + k)
@@ -249,12 +291,14 @@ def test_int8_tap_convolution_equals_the_float_convolution(text, cin, cout, k, s
         monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
         cache = {}
         got[int8] = t.conv2d_parts(codes, wq, (stride, stride), (dil, dil), 1, "lowrank", cache, (pad, pad), t.a_max)
-        if int8 and lutmm.INT8_GEMM:
+        if int8:
             assert cache["conv_i8_unfold"] == unfold
     assert torch.equal(got[True][0], got[False][0]) and torch.equal(got[True][1], got[False][1])
-    # and both are the LUT's: one output pixel by direct gather
-    acc = got[True][0] + t.b_mid * got[True][1] + got[True][2]
-    padded = torch.nn.functional.pad(codes, (pad,) * 4, value=float(t.a_max))
-    win = padded[:, :, 0:dil * (k - 1) + 1:dil, 0:dil * (k - 1) + 1:dil].long()      # output pixel (0, 0)
-    lut = t.table[(win - t.a_min)[:, None], (wq - t.b_min)[None]].sum((2, 3, 4))
-    assert torch.equal(acc[:, :, 0, 0].long(), lut)
+    # and both are the LUT's: every output pixel by direct gather from the RTL LUT
+    want, box = ref.conv_acc(codes.long().numpy(), wq.numpy(), ref.lut2d(t.spec), (stride, stride), (pad, pad),
+                             (dil, dil), 1, t.a_max)
+    for int8 in (True, False):
+        core, bx, const = got[int8]
+        assert np.array_equal(bx.numpy(), box), int8
+        acc = core + t.b_mid * bx + const
+        assert torch.equal(acc, acc.round()) and np.array_equal(acc.long().numpy(), want), int8
