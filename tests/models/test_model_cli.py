@@ -61,7 +61,10 @@ def test_eval_with_mapping(trained, tmp_path, capsys):
     specs = {r["name"]: r["spec"] for r in res["layers"]}
     assert specs["net.1"].startswith("mitchell") and specs["net.3"] == "exact"
     assert {r["name"]: r["macs"] for r in res["layers"]}["net.1"] == 64 * 64
-    assert 0.5 < res["accuracy"] <= 1 and abs(res["exact_accuracy"] - res["float_accuracy"]) < 0.05
+    assert abs(res["exact_accuracy"] - res["float_accuracy"]) < 0.05
+    assert main(["model", "eval", str(trained), "--json", str(tmp_path / "none.json")]) == 0   # no mapping
+    none = json.loads((tmp_path / "none.json").read_text())
+    assert none["accuracy"] == none["exact_accuracy"] == res["exact_accuracy"]
     assert "with the mapping" in capsys.readouterr().out
 
 
@@ -71,7 +74,15 @@ def test_sensitivity_json_and_heatmap(trained, tmp_path):
                  "-o", str(out), "-q", "--limit", "120"]) == 0
     res = json.loads((out / "sensitivity.json").read_text())
     assert res["layers"] == ["net.1", "net.3", "net.5"] and len(res["mults"]) == 2 and res["images"] == 120
-    assert all(0 <= v <= 1 for row in res["accuracy"].values() for v in row.values())
+    # each cell is the accuracy of `model eval` with that one layer mapped (the rest exact)
+    for layer in ("net.1", "net.5"):
+        for mult, acc in res["accuracy"][layer].items():
+            mapping = tmp_path / "one.yaml"
+            mapping.write_text(f"{layer}: {mult}\n")
+            assert main(["model", "eval", str(trained), "--mapping", str(mapping), "--limit", "120",
+                         "--json", str(tmp_path / "one.json")]) == 0
+            assert json.loads((tmp_path / "one.json").read_text())["accuracy"] == acc, (layer, mult)
+    assert len({v for row in res["accuracy"].values() for v in row.values()}) > 1
     assert (out / "sensitivity.png").read_bytes()[:4] == b"\x89PNG"
 
 
