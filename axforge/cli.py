@@ -296,10 +296,12 @@ def cmd_demo(args):
     from axforge.models.train import train_model
     if (model_dir / "model.pt").exists():
         meta = json.loads((model_dir / "meta.json").read_text())
-        print(f"reusing {model_dir} (test accuracy {100 * meta['test_accuracy']:.2f} %)")
+        print(f"reusing {model_dir} (test accuracy {100 * meta['test_accuracy']:.2f} %, "
+              f"weights {meta.get('weights_sha256', '?' * 12)[:12]})")
     else:
         meta = train_model("resnet8", "digits", model_dir, epochs=10, progress=not args.quiet)
-        print(f"trained resnet8: test accuracy {100 * meta['test_accuracy']:.2f} %")
+        print(f"trained resnet8: test accuracy {100 * meta['test_accuracy']:.2f} % "
+              f"(weights {meta['weights_sha256'][:12]})")
     print("== 3/4 search: AutoApprox vs random, no accuracy loss, 4x4 arrays of the built-in bank", flush=True)
     from axforge.search.flow import map_flow
     from .cli_map import print_summary
