@@ -293,11 +293,14 @@ def cmd_demo(args):
               f"{r['area_um2']:7.1f} {r['delay_ns']:6.3f} {r['energy_pj_per_op']:7.4f}")
     print("== 2/4 network: ResNet-8 on the scikit-learn digits", flush=True)
     model_dir = out / "resnet8"
-    from axforge.models.train import train_model
+    from axforge.models.train import train_model, weights_digest
     if (model_dir / "model.pt").exists():
         meta = json.loads((model_dir / "meta.json").read_text())
-        print(f"reusing {model_dir} (test accuracy {100 * meta['test_accuracy']:.2f} %, "
-              f"weights {meta.get('weights_sha256', '?' * 12)[:12]})")
+        digest = meta.get("weights_sha256")
+        if digest is None:      # a model directory from before the digest was recorded
+            import torch
+            digest = weights_digest(torch.load(model_dir / "model.pt"))
+        print(f"reusing {model_dir} (test accuracy {100 * meta['test_accuracy']:.2f} %, weights {digest[:12]})")
     else:
         meta = train_model("resnet8", "digits", model_dir, epochs=10, progress=not args.quiet)
         print(f"trained resnet8: test accuracy {100 * meta['test_accuracy']:.2f} % "
