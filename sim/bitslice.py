@@ -36,7 +36,7 @@ class Unsliceable(AxforgeError):
 
 
 def _lower(files, top):
-    from axforge.pdk_stub.yosys import run_yosys
+    from axforge.yosys import run_yosys
     with tempfile.TemporaryDirectory(prefix="axf-slice-") as tmp:
         reads = []
         for name, text in files.items():

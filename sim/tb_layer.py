@@ -15,13 +15,13 @@ import numpy as np
 
 import cocotb
 
-from axforge.sim.chip_sim import golden, unpack as _unpack
-from axforge.sim.tb_chip import TB, _config
+from axforge.sim.chip_sim import golden
+from axforge.sim.tb_chip import TB, config_from_env
 
 
 @cocotb.test()
 async def test_layer(dut):
-    chip, luts, seed = _config()
+    chip, luts, seed = config_from_env()
     wl = np.load(os.environ["AXF_WORKLOAD"])
     x, w, route = wl["x"].astype(np.int64), wl["w"].astype(np.int64), int(wl["route"])
     R, C = chip["rows"], chip["cols"]
@@ -41,7 +41,7 @@ async def test_layer(dut):
             start = len(tb.sink.beats)
             await tb.load_weights(wt)
             await tb.stream_burst(xt, golden(xt, wt, luts[route], chip))
-            got = np.array([_unpack(b, chip["acc_width"], C, chip["signed"]) for b in tb.sink.beats[start:]])
+            got = tb.results(start)
             y[:, n0:n0 + C] += got[:, :min(C, N - n0)]
     tb.board.check(tb.sink.beats)
     np.savez(os.environ["AXF_RESULT"], y=y, beats=len(tb.sink.beats))

@@ -17,8 +17,9 @@ Configured through environment variables (set by :func:`axforge.sim.cocotb_run.r
 
 Structure: a :class:`Driver` applies ``a`` and ``b``, a :class:`Monitor`
 samples ``p`` after a 1 ns :class:`~cocotb.triggers.Timer` (the design is
-purely combinational), and an in-order :class:`Scoreboard` compares each
-observation with the model's expected product for the same vector.
+purely combinational), and an in-order :class:`MultScoreboard` (an
+:class:`axforge.sim.testbench.Scoreboard`) compares each observation with the
+model's expected product for the same vector.
 """
 
 import logging
@@ -30,6 +31,7 @@ import cocotb
 from cocotb.triggers import Timer
 
 from axforge.hdl.arith import MultSpec
+from axforge.sim.testbench import Scoreboard, random_operands
 
 EXHAUSTIVE_MAX_BITS = 16
 DEFAULT_RANDOM = 2000
@@ -76,8 +78,7 @@ def stimulus(spec, vectors, seed):
     rng = np.random.default_rng(seed)
 
     def rand(width):
-        lo, hi = (-(1 << (width - 1)), 1 << (width - 1)) if spec.signed else (0, 1 << width)
-        return rng.integers(lo, hi, size=n, dtype=np.int64)
+        return random_operands(rng, n, width, spec.signed)
 
     ca, cb = corner_values(spec.a_width, spec.signed), corner_values(spec.b_width, spec.signed)
     corner_a = np.repeat(np.array(ca, np.int64), len(cb))
@@ -114,29 +115,20 @@ class Monitor:
             return None
 
 
-class Scoreboard:
-    """Compares observed products with the expected ones, in order."""
-
-    def __init__(self, a, b, expected):
-        self.a, self.b, self.expected = a, b, expected
-        self.index = 0
-        self.mismatches = []
-
-    def observe(self, p):
-        i = self.index
-        if p != self.expected[i]:
-            self.mismatches.append((self.a[i], self.b[i], p, self.expected[i]))
-        self.index = i + 1
+class MultScoreboard(Scoreboard):
+    """The in-order scoreboard, each expected product kept with its operands for the report."""
 
     def report(self, what):
-        for a, b, got, exp in self.mismatches[:MAX_REPORTED]:
-            log.error("%s: a=%d b=%d: RTL p=%s, model p=%d", what, a, b, got, exp)
-        if self.index != len(self.expected):
-            raise AssertionError(f"{what}: only {self.index} of {len(self.expected)} "
+        """Log the first mismatches; raise :class:`AssertionError` if any, or if vectors were left unchecked."""
+        for m in self.mismatches[:MAX_REPORTED]:
+            a, b = m.context
+            log.error("%s: a=%d b=%d: RTL p=%s, model p=%d", what, a, b, m.got, m.expected)
+        if self.expected:
+            raise AssertionError(f"{what}: only {self.checked} of {self.checked + len(self.expected)} "
                                  "vectors were checked")
         if self.mismatches:
-            a, b, got, exp = self.mismatches[0]
-            raise AssertionError(f"{what}: {len(self.mismatches)} of {self.index} vectors "
+            _, got, exp, (a, b) = self.mismatches[0]
+            raise AssertionError(f"{what}: {len(self.mismatches)} of {self.checked} vectors "
                                  f"mismatch the model (first: a={a} b={b} RTL p={got} "
                                  f"model p={exp})")
 
@@ -151,8 +143,10 @@ async def mult_matches_model(dut):
     log.info("%s: %d vectors (%s)", what, len(a), how)
 
     driver, monitor = Driver(dut), Monitor(dut, spec.signed)
-    scoreboard = Scoreboard(a.tolist(), b.tolist(), expected.tolist())
-    for x, y in zip(scoreboard.a, scoreboard.b):
+    a, b = a.tolist(), b.tolist()
+    scoreboard = MultScoreboard()
+    scoreboard.expect(expected.tolist(), contexts=zip(a, b))
+    for x, y in zip(a, b):
         driver.apply(x, y)
         await Timer(1, unit="ns")
         scoreboard.observe(monitor.sample())

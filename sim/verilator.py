@@ -16,9 +16,11 @@ from pathlib import Path
 
 from axforge import toolenv
 from axforge.errors import AxforgeError
+from axforge.generators.design import Design, design_files
+from axforge.generators.emit import MultDesign
 from axforge.paths import cache_dir, file_lock, sha256_text
 
-__all__ = ["lint", "lint_design", "build_harness", "run_harness", "HARNESS_SRC"]
+__all__ = ["lint", "lint_design", "lint_files", "build_harness", "run_harness", "HARNESS_SRC"]
 
 HARNESS_SRC = Path(__file__).with_name("harness.cpp")
 CXXFLAGS = ["-O1", "-std=gnu++20", "-w"]
@@ -118,16 +120,23 @@ def _pch(cxx, saif):
     return [f"-I{d}", "-include", "axf_pch.h"]
 
 
-def lint_design(spec):
-    """Lint one design with its waiver file, in a scratch directory."""
-    from axforge.generators.emit import verilog_text
-    files = verilog_text(spec)
+def lint_design(design):
+    """Lint a design (a :class:`~axforge.generators.design.Design`, or a multiplier spec) with its
+    waiver files, in a scratch directory: the warning lines, empty when clean."""
+    if not isinstance(design, Design):
+        design = MultDesign(design)
+    return lint_files(design_files(design), design.top)
+
+
+def lint_files(files, top):
+    """Lint ``{file name: text}`` (waiver ``.vlt`` files first) with top module ``top``."""
     with tempfile.TemporaryDirectory(prefix="axf-lint-") as tmp:
         paths = []
         for name, text in sorted(files.items(), key=lambda kv: not kv[0].endswith(".vlt")):
             (Path(tmp) / name).write_text(text)
-            paths.append(Path(tmp) / name)
-        return lint(paths, spec.module_name)
+            if name.endswith((".v", ".sv", ".vlt")):
+                paths.append(Path(tmp) / name)
+        return lint(paths, top)
 
 
 def lint(files, top, extra_args=()):

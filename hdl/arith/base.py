@@ -17,28 +17,34 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from axforge.errors import AxforgeError, bad_value
+from axforge.paths import sha256_text
+from axforge.registry import Registry
 
 __all__ = [
-    "Param", "Family", "MultSpec", "FAMILIES", "register", "get_family",
+    "Param", "Family", "MultSpec", "FAMILIES", "SCHEMES", "register", "get_family",
     "MIN_WIDTH", "MAX_WIDTH", "exact_product", "to_signed",
 ]
 
 MIN_WIDTH = 2
 MAX_WIDTH = 16
 
-FAMILIES = {}
+# Every module of this package is imported on the first lookup, so a family file registers itself
+# with ``@register`` and nothing else needs editing.
+FAMILIES = Registry("Family", package="axforge.hdl.arith")
+# Spec prefixes that are not a built-in family (``verilog:``, ``lib:``): name -> handler with
+# ``parse_spec``, ``spec_from_dict``, ``spec_string`` (see :mod:`.imported`).
+SCHEMES = Registry("Spec scheme", package="axforge.hdl.arith")
 
 
 def register(family_cls):
-    """Class decorator: add a family to the registry (one instance per class)."""
-    inst = family_cls()
-    if inst.name in FAMILIES:  # pragma: no cover - programming error
-        raise RuntimeError(f"family {inst.name!r} registered twice")
-    FAMILIES[inst.name] = inst
+    """Class decorator: add a built-in family to :data:`FAMILIES` (one instance per class)."""
+    FAMILIES.register(family_cls.name, family_cls())
     return family_cls
 
 
 def get_family(name):
+    if name in SCHEMES:
+        return SCHEMES[name]
     try:
         return FAMILIES[name]
     except KeyError:
@@ -171,9 +177,9 @@ class MultSpec:
         if not isinstance(text, str) or not text.strip():
             raise bad_value("Spec", text, "a string like 'trunc:8x8u:k=4'")
         text = text.strip()
-        if text.startswith("verilog:") or text.startswith("lib:"):
-            from . import imported
-            return imported.parse(text)
+        scheme = text.split(":", 1)[0]
+        if scheme in SCHEMES:
+            return SCHEMES[scheme].parse_spec(text)
         parts = text.split(":")
         family = parts[0]
         if not re.fullmatch(r"[a-z][a-z0-9_]*", family):
@@ -221,9 +227,8 @@ class MultSpec:
         for key in ("signed", "registered"):
             if key in data and not isinstance(data[key], bool):
                 raise bad_value(f"Key '{key}' of {where}", data[key], "true or false")
-        if data["family"] == "verilog":
-            from . import imported
-            return imported.from_dict(data, where)
+        if data["family"] in SCHEMES:
+            return SCHEMES[data["family"]].spec_from_dict(data, where)
         params = data.get("params") or {}
         if not isinstance(params, dict):
             raise bad_value(f"Key 'params' of {where}", params, "a mapping")
@@ -244,9 +249,8 @@ class MultSpec:
         return dict(self.params)
 
     def __str__(self):
-        if self.family == "verilog":
-            from . import imported
-            return imported.spec_string(self)
+        if self.family in SCHEMES:
+            return SCHEMES[self.family].spec_string(self)
         text = f"{self.family}:{self.width_tag}"
         items = [f"{k}={v}" for k, v in self.params]
         if self.registered:
@@ -270,16 +274,12 @@ class MultSpec:
     @property
     def module_name(self):
         """A Verilog-safe, unique module name."""
-        from axforge.paths import sha256_text
         base = re.sub(r"[^a-z0-9]+", "_", self.family).strip("_")
         return f"axf_{base}_{self.width_tag}_{sha256_text(str(self))[:8]}"
 
     # -- behaviour ------------------------------------------------------------
     @property
     def family_obj(self):
-        if self.family == "verilog":
-            from .imported import IMPORTED
-            return IMPORTED
         return get_family(self.family)
 
     def model(self, a, b):

@@ -4,7 +4,8 @@
 file; ``lib:NAME`` names a design copied into the user's library by
 ``axforge mult import``. The module must have exactly two inputs (``a`` then
 ``b``, in declaration order, 2-16 bits) and one output of their summed width.
-Its bit-accurate model *is* its RTL: the LUT extracted by Verilator.
+There is no Python model of such a netlist: its bit-accurate model *is* its
+RTL, the LUT that :func:`axforge.sim.lut.extract_lut` reads from it.
 """
 
 import json
@@ -12,12 +13,12 @@ import re
 import shutil
 from pathlib import Path
 
-import numpy as np
 
 from axforge.errors import AxforgeError, bad_value
 from axforge.paths import atomic_write_bytes, cache_dir, library_dir, sha256_bytes, write_json
+from axforge.yosys import read_ports
 
-from .base import MAX_WIDTH, MIN_WIDTH, Family, MultSpec
+from .base import MAX_WIDTH, MIN_WIDTH, SCHEMES, Family, MultSpec
 
 __all__ = ["IMPORTED", "parse", "from_dict", "spec_string", "load", "import_to_library",
            "list_library", "wrapper_verilog"]
@@ -32,20 +33,27 @@ class Imported(Family):
         raise AxforgeError("imported designs are emitted from their own Verilog")
 
     def model(self, a, b, spec):
-        from axforge.sim.lut import extract_lut
-        lut = extract_lut(spec)
-        ia = np.asarray(a, dtype=np.int64) % (1 << spec.a_width)
-        ib = np.asarray(b, dtype=np.int64) % (1 << spec.b_width)
-        return lut[(ia << spec.b_width) | ib]
+        raise AxforgeError(f"Imported netlist {spec} has no Python model: its model is the LUT of its RTL "
+                           "(axforge.sim.lut.extract_lut)")
+
+    # the ``verilog:`` and ``lib:`` spec schemes (see :data:`.base.SCHEMES`)
+    def parse_spec(self, text):
+        return parse(text)
+
+    def spec_from_dict(self, data, where):
+        return from_dict(data, where)
+
+    def spec_string(self, spec):
+        return spec_string(spec)
 
 
 IMPORTED = Imported()
+SCHEMES.register("verilog", IMPORTED)
+SCHEMES.register("lib", IMPORTED)
 
 
 def load(path, top, signed):
     """Validate a Verilog multiplier and return its :class:`MultSpec`."""
-    from axforge.pdk_stub.yosys import read_ports
-
     path = Path(path).expanduser()
     if not path.is_file():
         raise bad_value("Verilog file", str(path), "an existing file")

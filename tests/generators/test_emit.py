@@ -8,7 +8,7 @@ import pytest
 
 from axforge.generators.emit import emit_verilog
 from axforge.hdl.arith import FAMILIES, MultSpec
-from axforge.sim.char import library_specs
+from axforge.flows.char import library_specs
 from axforge.sim.verilator import lint, lint_design
 
 

@@ -11,7 +11,7 @@ from axforge.hdl.arith import FAMILIES, MultSpec
 from axforge.hdl.arith._bits import NP
 from axforge.hdl.arith._common import np_bits
 from axforge.hdl.arith.base import to_signed
-from axforge.sim.char import library_specs
+from axforge.flows.char import library_specs
 
 
 def circuit_np(spec):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from axforge.hdl.arith import MultSpec
-from axforge.sim.char import library_specs
+from axforge.flows.char import library_specs
 from axforge.sim.lut import evaluate_rtl, extract_lut
 
 REPRESENTATIVE = [

@@ -1,4 +1,8 @@
-"""Characterization: LUT from the RTL, error metrics, gate count; one design or a whole library."""
+"""Characterisation of a multiplier or a whole library: LUT from the RTL, error metrics, gate count, PPA.
+
+A workflow above :mod:`axforge.sim` (LUTs, metrics) and :mod:`axforge.pdk_stub` (PPA), with the
+library's Pareto front from :mod:`axforge.search.pareto`.
+"""
 
 import csv
 import io
@@ -9,11 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
+from axforge import toolenv
 from axforge.errors import AxforgeError
+from axforge.generators.emit import design_hash, verilog_text
+from axforge.hdl.arith import FAMILIES, MultSpec
+from axforge.hdl.arith.imported import from_library, list_library
 from axforge.paths import atomic_dir, atomic_write_bytes, cache_dir, write_json
-
-from .lut import MAX_LUT_BITS, evaluate_rtl, extract_lut
-from .metrics import METRIC_KEYS, error_metrics
+from axforge.pdk_stub.ppa import ppa
+from axforge.search.pareto import front_plot
+from axforge.sim.lut import MAX_LUT_BITS, evaluate_rtl, extract_lut
+from axforge.sim.metrics import METRIC_KEYS, error_metrics
+from axforge.yosys import gate_count
 
 __all__ = ["characterize", "characterize_all", "library_specs", "heatmap_png", "CSV_COLUMNS"]
 
@@ -39,8 +49,6 @@ def _metrics(spec, weights=None, seed=0):
 
 def gates(spec):
     """Gate count from Yosys (cached by content hash)."""
-    from axforge.generators.emit import design_hash, verilog_text
-    from axforge.pdk_stub.yosys import gate_count
     key = design_hash(spec.combinational() if spec.family != "verilog" else spec)
     entry = cache_dir() / "gates" / f"{key}.json"
     if entry.exists():
@@ -98,8 +106,6 @@ def characterize(spec, out_dir, weights=None, plot=False):
 
 def library_specs(a_width, b_width, signed=None, families=None):
     """Every built-in variant at these widths (both signs unless ``signed`` is given), plus imports."""
-    from axforge.hdl.arith import FAMILIES, MultSpec
-    from axforge.hdl.arith.imported import from_library, list_library
     signs = (False, True) if signed is None else (bool(signed),)
     out = []
     for s in signs:
@@ -119,15 +125,12 @@ def library_specs(a_width, b_width, signed=None, families=None):
 
 
 def _row(spec_text, plot_dir, with_ppa=False):
-    from axforge.hdl.arith import MultSpec
-    from axforge import toolenv
     toolenv.setup()
     spec = MultSpec.parse(spec_text)
     lut, metrics = _metrics(spec)
     row = {"spec": spec_text, "family": spec.family, "a_width": spec.a_width,
            "b_width": spec.b_width, "signed": spec.signed}
     if with_ppa:
-        from axforge.pdk_stub.ppa import ppa
         res = ppa(spec, freq_mhz=PPA_FREQ_MHZ)
         row.update(metrics)
         row.update({k: res[k] for k in PPA_COLUMNS})
@@ -201,7 +204,6 @@ def characterize_all(specs, out_dir, plots=False, jobs=None, progress=True, with
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
         (tmp / "library.csv").write_text(buf.getvalue())
         if with_ppa:
-            from axforge.search.pareto import front_plot
             n = len(ordered)
             front_plot(ordered, "energy_pj_per_op", "mae_pct", tmp / "pareto_energy.png",
                        "energy per multiplication (pJ, stub45 flow, uniform operands)", "MAE % (log; 0 drawn at 1e-6)",

@@ -1,0 +1,1 @@
+"""Workflows that span the layers below: library characterisation (LUTs + PPA + Pareto plots)."""
