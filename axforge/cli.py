@@ -64,8 +64,8 @@ def cmd_mult_gen(args):
 
 
 def cmd_mult_char(args):
-    from axforge.generators.spec import load_mult_spec
     from axforge.flows.char import characterize, characterize_all, library_specs
+    from axforge.generators.spec import load_mult_spec
     if args.all:
         if args.spec:
             raise AxforgeError("Give either a SPEC or --all, not both")
@@ -278,9 +278,9 @@ def cmd_mult_import(args):
 
 def cmd_demo(args):
     """The whole story on built-in defaults: multipliers -> PPA -> network -> search -> chip -> check."""
-    from axforge.hdl.arith import MultSpec
-    from axforge.generators.emit import emit_verilog
     from axforge.flows.char import characterize_all
+    from axforge.generators.emit import emit_verilog
+    from axforge.hdl.arith import MultSpec
     t0 = time.perf_counter()
     out = Path(args.output)
     specs = [MultSpec.parse(s) for s in DEMO_SPECS]
@@ -308,6 +308,7 @@ def cmd_demo(args):
               f"(weights {meta['weights_sha256'][:12]})")
     print("== 3/4 search: AutoApprox vs random, no accuracy loss, 4x4 arrays of the built-in bank", flush=True)
     from axforge.search.flow import map_flow
+
     from .cli_map import print_summary
     summary = map_flow(model_dir, None, args.budget, ("autoapprox", "random"), "no-loss", None, out / "map",
                        seed=0, resume=True, progress=not args.quiet)

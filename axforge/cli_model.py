@@ -1,6 +1,5 @@
 """``axforge model ...``: train, evaluate with approximate multipliers, single-layer sensitivity."""
 
-import json
 from pathlib import Path
 
 from .errors import AxforgeError

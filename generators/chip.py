@@ -19,6 +19,7 @@ module and one array module per multiplier, and the bank on top, so a 16x16
 array is 256 instances of one PE module, not 256 copies of its text.
 """
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 

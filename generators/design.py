@@ -31,7 +31,13 @@ from pathlib import Path
 
 from axforge import __version__
 from axforge.errors import AxforgeError
-from axforge.paths import atomic_dir, cache_dir, read_verified, sha256_text, write_verified
+from axforge.paths import (
+    atomic_dir,
+    cache_dir,
+    read_verified,
+    sha256_text,
+    write_verified,
+)
 from axforge.registry import Registry
 from axforge.toolenv import tool_versions
 

@@ -6,6 +6,7 @@ import yaml
 
 from axforge.errors import AxforgeError
 from axforge.hdl.arith import MultSpec
+from axforge.hdl.arith.imported import load
 
 __all__ = ["load_mult_spec", "read_yaml", "load_mapping"]
 
@@ -36,7 +37,6 @@ def load_mult_spec(text, signed=None):
     else:
         spec = MultSpec.parse(text)
     if signed is not None and spec.family == "verilog" and spec.signed != signed:
-        from axforge.hdl.arith.imported import load
         spec = load(spec.source[0], spec.source[1], signed)
     return spec
 

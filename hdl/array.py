@@ -14,11 +14,23 @@ Timing (documented contract, checked in simulation):
   ``w_in`` has priority over ``act_in``; one cycle per row.
 """
 
-from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, ResetSignal, Signal, signed, unsigned
+from amaranth.hdl import (
+    Cat,
+    ClockSignal,
+    Const,
+    Instance,
+    Module,
+    ResetSignal,
+    Signal,
+    signed,
+    unsigned,
+)
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from axforge.errors import AxforgeError
+
+from .pe import MacPE
 
 __all__ = ["SystolicArray", "MIN_DIM", "MAX_DIM", "latency"]
 
@@ -77,7 +89,6 @@ class SystolicArray(wiring.Component):
                 self._pe_module, i_clk=ClockSignal(), i_rst=ResetSignal(),
                 **{("o_" if k.endswith("_out") else "i_") + k: v for k, v in conn.items()})
             return
-        from .pe import MacPE
         pe = MacPE(self._spec, self._acc, "ws")
         m.submodules[f"pe_{i}_{j}"] = pe
         for k, v in conn.items():

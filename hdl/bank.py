@@ -13,6 +13,8 @@ from amaranth.lib.wiring import In, Out
 
 from axforge.errors import AxforgeError
 
+from .array import SystolicArray
+
 __all__ = ["ArrayBank", "MAX_ARRAYS"]
 
 MAX_ARRAYS = 16
@@ -60,7 +62,6 @@ class ArrayBank(wiring.Component):
         })
 
     def elaborate(self, platform):
-        from .array import SystolicArray
         m = Module()
         k = len(self._specs)
         s0 = self._specs[0]

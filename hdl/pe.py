@@ -9,6 +9,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from axforge.errors import AxforgeError
+from axforge.hdl.arith import Multiplier
 
 __all__ = ["DATAFLOWS", "MacPE", "mult_factory", "default_acc_width"]
 
@@ -31,7 +32,6 @@ def mult_factory(spec, module_name=None):
     if module_name is None and comb.family == "verilog":
         module_name = comb.module_name
     if module_name is None:
-        from axforge.hdl.arith import Multiplier
         return lambda: Multiplier(comb)
     return lambda: _InstanceMult(comb, module_name)
 

@@ -15,8 +15,14 @@ import numpy as np
 
 from axforge.errors import AxforgeError
 from axforge.generators.chip import ChipDesign
-from axforge.paths import atomic_dir, cache_dir, read_verified, sha256_text, write_json
-from axforge.paths import write_verified
+from axforge.paths import (
+    atomic_dir,
+    cache_dir,
+    read_verified,
+    sha256_text,
+    write_json,
+    write_verified,
+)
 from axforge.sim.chip_sim import check_workload, tiles_of
 from axforge.sim.workloads import MatmulTiles
 

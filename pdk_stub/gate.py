@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+import axforge.sim as sim
 from axforge.errors import AxforgeError
 from axforge.generators.design import design_files, source_digest
 from axforge.paths import cache_dir, sha256_text
@@ -31,7 +32,6 @@ __all__ = ["GateLevel", "gate_level", "design_ppa", "energy_from_toggles", "flow
 @lru_cache(maxsize=1)
 def flow_digest():
     """Hash of the code of this path (and of what it imports) and of the simulation harnesses."""
-    import axforge.sim as sim
     cpp = sorted(Path(sim.__file__).parent.glob("*.cpp"))
     return sha256_text(source_digest(__name__) + "".join(sha256_text(p.read_text()) for p in cpp))
 

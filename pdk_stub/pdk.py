@@ -8,6 +8,7 @@ from axforge.errors import AxforgeError
 from axforge.paths import sha256_bytes
 
 from .liberty import load_library
+from .stub45 import CELLS, CELLS_V_PATH, LIB_PATH
 
 __all__ = ["PDK", "default_pdk"]
 
@@ -79,5 +80,4 @@ def _load(liberty, required, _digest):
 
 def default_pdk():
     """The built-in stub 45 nm library (``pdk_stub/stub45.lib``)."""
-    from .stub45 import CELLS, CELLS_V_PATH, LIB_PATH
     return PDK(str(LIB_PATH), str(CELLS_V_PATH), "stub45", tuple(CELLS))

@@ -15,9 +15,17 @@ import numpy as np
 from axforge.errors import AxforgeError
 from axforge.generators.emit import MultDesign, design_hash, verilog_text
 from axforge.generators.synth import LIB_NAME, synth_script
-from axforge.paths import atomic_dir, cache_dir, read_verified, sha256_text, write_json, write_verified
+from axforge.paths import (
+    atomic_dir,
+    cache_dir,
+    read_verified,
+    sha256_text,
+    write_json,
+    write_verified,
+)
 from axforge.sim.saif import read_toggles
-from axforge.sim.workloads import EXHAUSTIVE_MAX_BITS as EQUIV_MAX_BITS, PairStream
+from axforge.sim.workloads import EXHAUSTIVE_MAX_BITS as EQUIV_MAX_BITS
+from axforge.sim.workloads import PairStream
 
 from .gate import energy_from_toggles, flow_digest, gate_level
 from .pdk import default_pdk

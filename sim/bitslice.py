@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from axforge.errors import AxforgeError
+from axforge.yosys import run_yosys
 
 __all__ = ["bitslice_top", "Unsliceable", "SLICE_TOP", "LOWER_SCRIPT"]
 
@@ -36,7 +37,6 @@ class Unsliceable(AxforgeError):
 
 
 def _lower(files, top):
-    from axforge.yosys import run_yosys
     with tempfile.TemporaryDirectory(prefix="axf-slice-") as tmp:
         reads = []
         for name, text in files.items():

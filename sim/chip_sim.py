@@ -6,7 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-from axforge.paths import cache_dir
+from axforge.errors import AxforgeError
+from axforge.generators.chip import chip_verilog
+from axforge.paths import cache_dir, sha256_text
+from axforge.sim.lut import extract_lut
+
+from .cocotb_run import run_tb
+from .verilator import build_harness
 
 __all__ = ["chip_luts", "run_chip_tb", "TB_TESTS", "tb_access_vlt", "tb_files", "tb_wrapper", "TB_VERILATOR_ARGS",
            "run_workload", "golden_matmul",
@@ -15,7 +21,6 @@ __all__ = ["chip_luts", "run_chip_tb", "TB_TESTS", "tb_access_vlt", "tb_files", 
 
 def chip_luts(chip):
     """The LUT of each array's multiplier, extracted from its RTL (cached)."""
-    from axforge.sim.lut import extract_lut
     return [extract_lut(s) for s in chip.mult_specs]
 
 
@@ -46,7 +51,6 @@ def tb_access_vlt(chip):
 def tb_files(chip, simulator="verilator"):
     """``(top, files)`` the cocotb benches build: the testbench top (:func:`tb_wrapper`) first,
     then the chip's Verilog, and for Verilator the access rules (:func:`tb_access_vlt`)."""
-    from axforge.generators.chip import chip_verilog
     files = chip_verilog(chip)
     top, text = tb_wrapper(chip, files)
     files = {f"{top}.v": text, **files}
@@ -65,7 +69,6 @@ def run_chip_tb(chip, seed=1, testcase=None, simulator="verilator", model_luts=N
 
     ``model_luts`` replaces the golden LUTs (to prove the bench fails on a wrong model).
     """
-    from .cocotb_run import run_tb
     top, files = tb_files(chip, simulator)
     work = Path(tempfile.mkdtemp(dir=cache_dir(), prefix=".chiptb."))
     try:
@@ -133,7 +136,6 @@ def _unwords(words, width, n, signed):
 
 def check_workload(chip, x, w):
     """Validate integer matrices ``x`` (M, K) and ``w`` (K, N) against the chip's operand types."""
-    from axforge.errors import AxforgeError
     x, w = np.asarray(x), np.asarray(w)
     for name, arr, width in (("x", x, chip.a_width), ("w", w, chip.b_width)):
         if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
@@ -184,10 +186,6 @@ def run_workload(chip, x, w, route=0, saif_path=None, netlist=None, pdk=None):
     """
     import subprocess
 
-    from axforge.errors import AxforgeError
-    from axforge.generators.chip import chip_verilog
-    from axforge.paths import sha256_text
-    from .verilator import build_harness
     x, w = check_workload(chip, x, w)
     if netlist is None:
         files = {n: t for n, t in chip_verilog(chip).items()}

@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from axforge import toolenv
+from axforge.generators.emit import design_hash, verilog_text
+from axforge.hdl.arith import MultSpec
 from axforge.paths import atomic_write_text, cache_dir, file_lock, sha256_text
 
 __all__ = ["run_mult_tb", "run_tb", "build_dir_for", "TEST_MODULE"]
@@ -34,13 +36,11 @@ _STAMP = "axf_build.json"
 
 
 def _as_spec(spec):
-    from axforge.hdl.arith import MultSpec
     return MultSpec.parse(spec) if isinstance(spec, str) else spec
 
 
 def build_dir_for(spec, simulator="verilator", build_root=None):
     """``<build_root or cache/cocotb>/<design_hash>-<simulator>``."""
-    from axforge.generators.emit import design_hash
     root = Path(build_root) if build_root is not None else cache_dir() / "cocotb"
     return root / f"{design_hash(_as_spec(spec))}-{simulator}"
 
@@ -118,7 +118,6 @@ def _build(runner, spec, simulator, build_dir, files=None, top=None, extra_args=
     (a chip passes its own, with ``spec`` its label). Returns whether it built.
     """
     if files is None:
-        from axforge.generators.emit import verilog_text
         files = verilog_text(spec)
         top = spec.module_name
     tools = _tools_key(simulator)

@@ -9,6 +9,9 @@ import numpy as np
 
 from axforge.paths import cache_dir
 
+from .chip_sim import TB_VERILATOR_ARGS, check_workload, chip_luts, tb_files
+from .cocotb_run import run_tb
+
 __all__ = ["run_layer_tb", "layer_operands"]
 
 
@@ -17,8 +20,6 @@ def run_layer_tb(chip, x, w, route, seed=1):
 
     Returns the accumulators (M, N) int64, tiles added by the host.
     """
-    from .chip_sim import TB_VERILATOR_ARGS, check_workload, chip_luts, tb_files
-    from .cocotb_run import run_tb
     x, w = check_workload(chip, x, w)
     top, files = tb_files(chip)
     work = Path(tempfile.mkdtemp(dir=cache_dir(), prefix=".layertb."))

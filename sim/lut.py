@@ -10,7 +10,10 @@ import json
 import numpy as np
 
 from axforge.errors import AxforgeError
+from axforge.generators.emit import design_hash, verilog_text
 from axforge.paths import atomic_write_bytes, cache_dir, sha256_bytes
+
+from .verilator import build_harness, run_harness
 
 __all__ = ["extract_lut", "evaluate_rtl", "harness_for", "MAX_LUT_BITS", "last_sweep_ns"]
 
@@ -29,8 +32,6 @@ def harness_for(spec, sliced=True):
     model where the design lowers to plain gates (``bitslice.py``); ``False``
     is the one-pair-per-eval harness on the Verilog as emitted.
     """
-    from axforge.generators.emit import design_hash, verilog_text
-    from .verilator import build_harness
     comb = spec.combinational() if spec.family != "verilog" else spec
     widths = (comb.a_width, comb.b_width, comb.out_width) if sliced and not comb.registered else None
     return build_harness(design_hash(comb), verilog_text(comb), comb.module_name, sliced_widths=widths)
@@ -46,8 +47,6 @@ def _to_values(raw, spec):
 
 def extract_lut(spec):
     """Products for every input pair, index ``a_raw << b_width | b_raw`` (int64; signed values if signed)."""
-    from axforge.generators.emit import design_hash
-    from .verilator import run_harness
     bits = spec.a_width + spec.b_width
     if bits > MAX_LUT_BITS:
         raise AxforgeError(f"LUT width a_width + b_width must be at most {MAX_LUT_BITS}, not {bits}"
@@ -79,7 +78,6 @@ def extract_lut(spec):
 
 def evaluate_rtl(spec, a, b):
     """Run the RTL on operand arrays (signed values for signed specs)."""
-    from .verilator import run_harness
     a = np.asarray(a, dtype=np.int64) % (1 << spec.a_width)
     b = np.asarray(b, dtype=np.int64) % (1 << spec.b_width)
     raw, _ = run_harness(harness_for(spec), spec.a_width, spec.b_width, np.stack([a, b], axis=1))

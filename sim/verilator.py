@@ -20,6 +20,8 @@ from axforge.generators.design import Design, design_files
 from axforge.generators.emit import MultDesign
 from axforge.paths import cache_dir, file_lock, sha256_text
 
+from .bitslice import SLICE_TOP, bitslice_top
+
 __all__ = ["lint", "lint_design", "lint_files", "build_harness", "run_harness", "HARNESS_SRC"]
 
 HARNESS_SRC = Path(__file__).with_name("harness.cpp")
@@ -188,7 +190,6 @@ def build_harness(key, files, top, clocked=False, saif=False, opt=None, source=N
         return exe
     header = None
     if sliced_widths is not None:
-        from .bitslice import SLICE_TOP, bitslice_top
         try:
             text, header = bitslice_top(files, top, *sliced_widths)
             files, top = {f"{SLICE_TOP}.v": text}, SLICE_TOP

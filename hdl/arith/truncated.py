@@ -13,8 +13,8 @@ Compensation (``comp``):
 
 from fractions import Fraction
 
-from ._bits import pp_matrix
-from ._common import TREES
+from ._bits import NP, pp_matrix
+from ._common import TREES, np_bits
 from .base import Family, Param, register
 
 __all__ = ["Truncated", "truncated_matrix", "dropped_expectation"]
@@ -97,8 +97,6 @@ class Truncated(Family):
         return truncated_matrix(be, a, b, spec).reduce(be, spec.param_dict["tree"])
 
     def model(self, a, b, spec):
-        from ._bits import NP
-        from ._common import np_bits
         n, m = spec.a_width, spec.b_width
         return truncated_matrix(NP, np_bits(a, n), np_bits(b, m), spec).value_np()
 
