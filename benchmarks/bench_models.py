@@ -15,7 +15,7 @@ import torch  # noqa: E402
 from axforge import toolenv  # noqa: E402
 from axforge.hdl.arith import MultSpec  # noqa: E402
 from axforge.models.layers import QuantConfig, approximate, layer_names  # noqa: E402
-from axforge.models import lutmm  # noqa: E402
+from axforge.models import int8gemm  # noqa: E402
 from axforge.models.lutmm import ProductTable  # noqa: E402
 from axforge.models.zoo import build_model  # noqa: E402
 
@@ -95,20 +95,20 @@ def matmul_bench():
     assert torch.equal(ref, naive()), "lut path differs from the naive gather"
     bench_ratio(f"lut_path_rank{t.exact_rank()}", lambda: t.matmul(xf, w, "lut", wcache=cache), gemm, "gemm")
     bench("lut_path_ms", timeit(lambda: t.matmul(xf, w, "lut", wcache=cache)) * 1e3, "ms")
-    bench("int8_gemm_route", float(lutmm.INT8_GEMM), "bool")
+    bench("int8_gemm_route", float(int8gemm.INT8_GEMM), "bool")
     bench_ratio("exact_path", lambda: t.matmul(xf, w, "exact"), gemm, "gemm")
-    routes = [("", lutmm.INT8_GEMM)] + ([("_float_route", False)] if lutmm.INT8_GEMM else [])
+    routes = [("", int8gemm.INT8_GEMM)] + ([("_float_route", False)] if int8gemm.INT8_GEMM else [])
     for text in LOWRANK:
         t = ProductTable(MultSpec.parse(text))
         info = t.lowrank_info(K)
         key = text.split(":")[0] + f"_rank{info.rank}"
         for suffix, int8 in routes:   # the int8-GEMM route where the CPU has one, and the float route
-            lutmm.INT8_GEMM = int8
+            int8gemm.INT8_GEMM = int8
             cache = {}
             y = t.matmul(xf, w, "lowrank", wcache=cache)
             assert torch.equal(y, t.matmul(x, w, "lut")), f"{text}: lowrank differs from lut"
             bench_ratio(f"lowrank_{key}{suffix}", lambda: t.matmul(xf, w, "lowrank", wcache=cache), gemm, "gemm")
-        lutmm.INT8_GEMM = routes[0][1]
+        int8gemm.INT8_GEMM = routes[0][1]
 
 
 def resnet_bench(shape, label):

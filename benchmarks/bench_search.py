@@ -33,7 +33,8 @@ def trained(arch, epochs, hidden=None):
     from axforge.models import zoo
     from axforge.models.train import load_trained, train_model
     if hidden:
-        zoo.ARCHS[arch] = lambda s, k: zoo.MLP(s, k, hidden=hidden)
+        if arch not in zoo.ARCHS:
+            zoo.ARCHS.register(arch, lambda s, k: zoo.MLP(s, k, hidden=hidden))
     d = WORK / arch
     if not (d / "model.pt").exists():
         train_model(arch, "digits", d, epochs=epochs, progress=False)

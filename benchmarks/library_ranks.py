@@ -52,9 +52,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from axforge.models import intfactor, lutmm  # noqa: E402
+from axforge.models import factor, i8layout, int8gemm, intfactor  # noqa: E402
 from axforge.models.lutmm import ProductTable  # noqa: E402
-from axforge.sim.char import library_specs  # noqa: E402
+from axforge.flows.char import library_specs  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -90,23 +90,24 @@ def all_scale1(cols):
 
 
 def int8_flag_note():
-    """Whether the int8 plan functions read ``lutmm.INT8_GEMM`` (directly or via ``int8_ok``)."""
+    """Whether the int8 plan functions read ``int8gemm.INT8_GEMM`` (directly or via ``int8_ok``)."""
     fns = (ProductTable.skeleton, ProductTable.factor_method, ProductTable.lut_factors,
-           ProductTable._i8_terms, ProductTable.i8_direct, lutmm._I8Plan.build, lutmm._I8Plan.cost,
+           ProductTable._i8_terms, ProductTable.i8_direct, factor.integer_factors, factor.lut_integer_factors,
+           i8layout.layout, i8layout._build, i8layout._I8Plan.build, i8layout._I8Plan.cost,
            intfactor.best_factors, intfactor.column_terms)
     readers = [f.__qualname__ for f in fns
                if "INT8_GEMM" in inspect.getsource(f) or "int8_ok" in inspect.getsource(f)]
     if readers:
-        lutmm.INT8_GEMM = True
+        int8gemm.INT8_GEMM = True
         return f"forced True (read by {', '.join(readers)})"
-    return f"{lutmm.INT8_GEMM} on this machine, left as is: skeleton/lut_factors/_i8_terms/i8_direct do not read it"
+    return f"{int8gemm.INT8_GEMM} on this machine, left as is: skeleton/lut_factors/_i8_terms/i8_direct do not read it"
 
 
 def analyse(pt):
     """Everything printed about one table."""
     row = {"rank": pt.exact_rank()}
     r = row["rank"]
-    if not 0 < r <= lutmm.SKELETON_MAX_RANK:
+    if not 0 < r <= factor.SKELETON_MAX_RANK:
         return row
     calls = []
     with recording(calls):
@@ -149,7 +150,7 @@ def main():
     t_start = time.perf_counter()
     every = library_specs(8, 8)
     specs = [s for s in every if s.family != "verilog"]
-    print(f"lutmm.INT8_GEMM: {int8_flag_note()}")
+    print(f"int8gemm.INT8_GEMM: {int8_flag_note()}")
     print(f"threads: BLAS {os.environ['OPENBLAS_NUM_THREADS']}, torch {torch.get_num_threads()}")
 
     tables, key_of = {}, []

@@ -8,10 +8,12 @@ import numpy as np
 import torch
 
 from axforge.errors import AxforgeError, bad_value
+from axforge.registry import Registry
 
 __all__ = ["Dataset", "DATASETS", "load_dataset", "load_cifar10"]
 
-DATASETS = ("digits", "cifar10")
+# name -> loader(root, seed) -> Dataset; a loader registers itself with ``@DATASETS.register("name")``
+DATASETS = Registry("Dataset")
 
 
 @dataclass
@@ -34,6 +36,11 @@ def _normalise(train, test):
     mean = train.mean(axis=(0, 2, 3), keepdims=True)
     std = train.std(axis=(0, 2, 3), keepdims=True) + 1e-6
     return (train - mean) / std, (test - mean) / std
+
+
+@DATASETS.register("digits")
+def _digits_loader(root, seed):
+    return _digits(seed)
 
 
 def _digits(seed):
@@ -80,12 +87,13 @@ def load_cifar10(root):
                    torch.from_numpy(xte), torch.from_numpy(yte), 10)
 
 
+@DATASETS.register("cifar10")
+def _cifar10_loader(root, seed):
+    if root is None:
+        raise bad_value("CIFAR-10 data root (--data)", None, "the folder with the python-pickle batches")
+    return load_cifar10(root)
+
+
 def load_dataset(name, root=None, seed=0):
-    """``digits`` (built in) or ``cifar10`` (needs ``root``)."""
-    if name == "digits":
-        return _digits(seed)
-    if name == "cifar10":
-        if root is None:
-            raise bad_value("CIFAR-10 data root (--data)", None, "the folder with the python-pickle batches")
-        return load_cifar10(root)
-    raise bad_value("Dataset", name, "one of " + ", ".join(DATASETS))
+    """A registered dataset: ``digits`` (built in) or ``cifar10`` (needs ``root``)."""
+    return DATASETS.lookup(name)(root, seed)

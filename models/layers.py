@@ -16,8 +16,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from axforge.errors import AxforgeError, bad_value
+from axforge.registry import Registry
 
-from .lutmm import PATHS, _out_size, table_for
+from .conv_plan import _out_size
+from .lutmm import PATHS, table_for
 from .quant import MinMaxObserver, quantize, weight_qparams
 
 __all__ = ["QuantConfig", "ApproxLinear", "ApproxConv2d", "approximate", "approx_layers", "layer_names",
@@ -304,20 +306,42 @@ class ApproxConv2d(_ApproxMixin, nn.Conv2d):
 
 
 def layer_names(model):
-    """Names of the Conv2d / Linear layers of ``model``, in module order."""
-    return [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    """Names of the approximable layers of ``model`` (see :data:`APPROXIMABLE`), in module order."""
+    types = tuple(f.module_type for f in APPROXIMABLE.values())
+    return [n for n, m in model.named_modules() if isinstance(m, types)]
 
 
 def approx_layers(model):
     return [(n, m) for n, m in model.named_modules() if isinstance(m, _ApproxMixin)]
 
 
+# module type name -> factory(name, module, spec, config) of its approximate replacement; a new
+# approximable type registers with ``@approximable(ModuleType)`` next to its approximate module
+APPROXIMABLE = Registry("Approximable module type")
+
+
+def approximable(module_type):
+    """Decorator: ``factory(name, module, spec, config)`` builds the approximate twin of ``module_type``."""
+    def add(factory):
+        factory.module_type = module_type
+        return APPROXIMABLE.register(module_type.__name__, factory)
+    return add
+
+
+@approximable(nn.Conv2d)
+def _approx_conv(name, mod, spec, config):
+    return ApproxConv2d(mod.in_channels, mod.out_channels, mod.kernel_size, mod.stride, mod.padding,
+                        mod.dilation, mod.groups, mod.bias is not None, mod.padding_mode, spec, config, name)
+
+
+@approximable(nn.Linear)
+def _approx_linear(name, mod, spec, config):
+    return ApproxLinear(mod.in_features, mod.out_features, mod.bias is not None, spec, config, name)
+
+
 def _replacement(name, mod, spec, config):
-    if isinstance(mod, nn.Conv2d):
-        new = ApproxConv2d(mod.in_channels, mod.out_channels, mod.kernel_size, mod.stride, mod.padding,
-                           mod.dilation, mod.groups, mod.bias is not None, mod.padding_mode, spec, config, name)
-    else:
-        new = ApproxLinear(mod.in_features, mod.out_features, mod.bias is not None, spec, config, name)
+    factory = next(f for f in APPROXIMABLE.values() if isinstance(mod, f.module_type))
+    new = factory(name, mod, spec, config)
     new.weight = mod.weight
     if mod.bias is not None:
         new.bias = mod.bias

@@ -6,7 +6,7 @@ the same architectures run on the 8x8 digits and on 32x32 CIFAR images.
 
 from torch import nn
 
-from axforge.errors import bad_value
+from axforge.registry import Registry
 
 __all__ = ["ARCHS", "build_model"]
 
@@ -85,17 +85,15 @@ class MLP(nn.Module):
         return self.net(x)
 
 
-ARCHS = {
-    "resnet8": lambda s, k: ResNet(1, s, k),
-    "resnet14": lambda s, k: ResNet(2, s, k),
-    "resnet20": lambda s, k: ResNet(3, s, k),
-    "lenet": LeNet,
-    "mlp": MLP,
-}
+# name -> builder(in_shape, classes); an architecture registers itself with ``ARCHS.register(name, builder)``
+ARCHS = Registry("Model architecture")
+ARCHS.register("resnet8", lambda s, k: ResNet(1, s, k))
+ARCHS.register("resnet14", lambda s, k: ResNet(2, s, k))
+ARCHS.register("resnet20", lambda s, k: ResNet(3, s, k))
+ARCHS.register("lenet", LeNet)
+ARCHS.register("mlp", MLP)
 
 
 def build_model(arch, in_shape, classes):
     """A fresh model of architecture ``arch`` for inputs (C, H, W) and ``classes`` outputs."""
-    if arch not in ARCHS:
-        raise bad_value("Model architecture", arch, "one of " + ", ".join(ARCHS))
-    return ARCHS[arch](tuple(in_shape), int(classes))
+    return ARCHS.lookup(arch)(tuple(in_shape), int(classes))

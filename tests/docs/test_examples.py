@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from axforge.models import lutmm
+from axforge.models import int8gemm
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -182,7 +182,7 @@ def run_doc(doc, tmp_path, slow):
             path.write_text(block.file[1])
             continue
         # the detected route runs first (no override); then each other route, forced
-        routes = [None] + ([r for r in ("0", "1") if r != str(int(lutmm.INT8_GEMM))]
+        routes = [None] + ([r for r in ("0", "1") if r != str(int(int8gemm.INT8_GEMM))]
                            if "routes" in block.flags else [])
         for route in routes:
             e = env if route is None else dict(env, AXFORGE_INT8_GEMM=route)

@@ -185,13 +185,13 @@ def u8_linear_status():
     """None where oneDNN's ``qlinear_pointwise`` (uint8 x int8) is exact on full-range int8 weights,
     else why not. Without VNNI oneDNN multiplies with ``vpmaddubsw``, whose pairs of u8 x s8
     products saturate at int16 (255 * 127 * 2 > 32767), so its sums are wrong there."""
-    from axforge.models import lutmm
+    from axforge.models import int8gemm
     g = torch.Generator().manual_seed(5)
     a = torch.randint(-128, 128, (37, 512), generator=g, dtype=torch.int8)
     b = torch.randint(-128, 128, (512, 24), generator=g, dtype=torch.int8)
     a[0], b[:, 0] = 127, 127
     try:
-        got = lutmm._u8_linear(lutmm._u8_of(a), lutmm._u8_pack(b)).to(torch.int64)
+        got = int8gemm._u8_linear(int8gemm._u8_of(a), int8gemm._u8_pack(b)).to(torch.int64)
     except Exception as exc:   # noqa: BLE001
         return f"onednn::qlinear_pointwise is unavailable ({type(exc).__name__})"
     if torch.equal(got, a.long() @ b.long()):

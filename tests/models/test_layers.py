@@ -7,7 +7,7 @@ from torch import nn
 
 import reference as ref
 from axforge.errors import AxforgeError
-from axforge.models import layers, lutmm
+from axforge.models import convolution, int8gemm, layers
 from axforge.models.layers import ApproxConv2d, ApproxLinear, QuantConfig, approximate, calibrate, remap
 from axforge.models.quant import act_qparams, quantize, weight_qparams
 
@@ -70,8 +70,8 @@ def test_conv_paths_agree(geom, int8, monkeypatch):
     per chunk)."""
     if int8:
         ref.require_int8_gemm()
-    monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
-    monkeypatch.setattr(lutmm, "_CONV_CHUNK_BYTES", 1)
+    monkeypatch.setattr(int8gemm, "INT8_GEMM", int8)
+    monkeypatch.setattr(convolution, "_CONV_CHUNK_BYTES", 1)
     monkeypatch.setattr(layers, "CONV_CHUNK_BYTES", 1)
     x = torch.randn(3, 4, 9, 9)
     outs = {}
@@ -102,7 +102,7 @@ def test_conv_paths_agree(geom, int8, monkeypatch):
 def test_an_empty_batch_gives_an_empty_output(path, int8, monkeypatch):
     if int8:
         ref.require_int8_gemm()
-    monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
+    monkeypatch.setattr(int8gemm, "INT8_GEMM", int8)
     conv = conv_layer(path, stride=2, padding=1)
     calibrate(conv, [torch.randn(2, 4, 9, 9)])
     with torch.no_grad():
@@ -133,7 +133,7 @@ def test_weight_update_invalidates_cached_tables(path, kind, int8, monkeypatch):
     weights (and the same calibration) computes: no weight table, factor or affine term is stale."""
     if int8:
         ref.require_int8_gemm()
-    monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
+    monkeypatch.setattr(int8gemm, "INT8_GEMM", int8)
 
     def build():
         if kind == "conv":

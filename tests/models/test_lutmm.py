@@ -11,8 +11,9 @@ import torch
 import reference as ref
 from axforge.errors import AxforgeError
 from axforge.hdl.arith import MultSpec
-from axforge.models import intfactor, lutmm
-from axforge.models.lutmm import ProductTable, exact_matmul
+from axforge.models import convolution, int8gemm, intfactor, lutmm
+from axforge.models.exact import exact_matmul
+from axforge.models.lutmm import ProductTable
 
 
 def naive(table, x, w):
@@ -121,7 +122,7 @@ def test_int8_and_float_gemm_paths_agree(text, monkeypatch):
     for int8 in (False, True):
         if int8:
             ref.require_int8_gemm()     # after the float route has passed
-        monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
+        monkeypatch.setattr(int8gemm, "INT8_GEMM", int8)
         assert t.int8_ok() == (int8 and t.a_width <= 8 and t.b_width <= 8)
         for xin in (x.clone(), x.float()):
             before = xin.clone()
@@ -153,12 +154,12 @@ def test_u8_linear_route_is_exact_and_falls_back(text, u8, monkeypatch):
     The int8 route is forced on whatever the CPU autodetects; ``probed`` checks the fallback on any
     CPU, ``forced`` runs the u8 linear itself where it is exact (CPUs with VNNI)."""
     ref.require_int8_gemm()
-    monkeypatch.setattr(lutmm, "INT8_GEMM", True)
+    monkeypatch.setattr(int8gemm, "INT8_GEMM", True)
     if u8 == "forced":
         why = ref.u8_linear_status()
         if why:
             pytest.skip(f"u8 linear route not runnable: {why}; covered on CPUs with AVX-512 VNNI or AVX-VNNI")
-    monkeypatch.setattr(lutmm, "_U8_GEMM", {"off": False, "probed": None, "forced": True}[u8])
+    monkeypatch.setattr(int8gemm, "_U8_GEMM", {"off": False, "probed": None, "forced": True}[u8])
     t = lutmm.table_for(MultSpec.parse(text))     # shared: its factors are computed once
     plan = t._i8_terms()
     peak = max(int((ta.long() @ tb.long().T).abs().max()) for ta, levels in plan.groups for _, tb in levels)
@@ -170,17 +171,17 @@ def test_u8_linear_route_is_exact_and_falls_back(text, u8, monkeypatch):
         used = any(isinstance(wt, tuple) for *_, wt in cache["i8"])
         eligible = k * peak < 1 << 24
         if u8 == "probed" and eligible:   # probed now; its verdict is this CPU's: exact here or not used
-            assert lutmm._U8_GEMM == (ref.u8_linear_status() is None)
-        assert used == (u8 != "off" and bool(lutmm._U8_GEMM) and eligible), (k, u8)
+            assert int8gemm._U8_GEMM == (ref.u8_linear_status() is None)
+        assert used == (u8 != "off" and bool(int8gemm._U8_GEMM) and eligible), (k, u8)
 
 
 @pytest.mark.parametrize("value", ["0", "1"])
 def test_int8_gemm_env_var_forces_the_route(value):
-    """``AXFORGE_INT8_GEMM=0/1`` overrides the CPU detection at import; ``AXFORGE_U8_GEMM=0`` turns
+    """``AXFORGE_INT8_GEMM=0/1`` overrides the CPU detection on first use; ``AXFORGE_U8_GEMM=0`` turns
     the u8 linear off without probing it."""
     env = dict(os.environ, AXFORGE_INT8_GEMM=value, AXFORGE_U8_GEMM="0")
-    code = ("from axforge.models import lutmm;"
-            "print(lutmm.INT8_GEMM, lutmm.ProductTable().int8_ok(), lutmm._u8_linear_available())")
+    code = ("from axforge.models import int8gemm, lutmm;"
+            "print(int8gemm.INT8_GEMM, lutmm.ProductTable().int8_ok(), int8gemm._u8_linear_available())")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ([str(value == "1")] * 2 + ["False"])
@@ -190,11 +191,11 @@ def test_int8_gemm_autodetection(monkeypatch):
     """Without the override the int8 route is on exactly where the CPU has int8 dot products."""
     monkeypatch.delenv("AXFORGE_INT8_GEMM", raising=False)
     want = bool({"avx512_vnni", "avx_vnni", "amx_int8"} & ref.cpu_flags()) and hasattr(torch, "_int_mm")
-    assert lutmm._int8_gemm_available() == want
+    assert int8gemm._int8_gemm_available() == want
     monkeypatch.setenv("AXFORGE_INT8_GEMM", "1")
-    assert lutmm._int8_gemm_available()
+    assert int8gemm._int8_gemm_available()
     monkeypatch.setenv("AXFORGE_INT8_GEMM", "0")
-    assert not lutmm._int8_gemm_available()
+    assert not int8gemm._int8_gemm_available()
 
 
 def test_int8_digits_and_chunked_int_gemm():
@@ -209,8 +210,8 @@ def test_int8_digits_and_chunked_int_gemm():
     a = torch.randint(-128, 128, (9, 50), dtype=torch.int8)
     b = torch.randint(-128, 128, (50, 7), dtype=torch.int8)
     # a peak this large forces one-column K-chunks; the sum stays exact
-    assert torch.equal(lutmm._imm(a, b, lutmm._I32_MAX), a.long() @ b.long())
-    assert torch.equal(lutmm._imm(a, b, 1 << 14), a.long() @ b.long())
+    assert torch.equal(int8gemm._imm(a, b, int8gemm._I32_MAX), a.long() @ b.long())
+    assert torch.equal(int8gemm._imm(a, b, 1 << 14), a.long() @ b.long())
 
 
 @pytest.mark.parametrize("text", ["cmp42:8x8u:c=8,design=maj", "drum:8x8s:k=5"])
@@ -240,7 +241,7 @@ def test_lattice_factors_are_short_and_exact_and_the_skeleton_is_the_fallback(mo
     for int8 in (False, True):
         if int8:
             ref.require_int8_gemm()     # after the float route has passed
-        monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
+        monkeypatch.setattr(int8gemm, "INT8_GEMM", int8)
         assert torch.equal(s.matmul(x, w, "lowrank", wcache={}), naive(s, x, w))
 
 
@@ -281,14 +282,14 @@ def test_int8_tap_convolution_equals_the_float_convolution(text, cin, cout, k, s
     gather group for trunc and Mitchell, one digit at two scales for unsigned DRUM's whole LUT)
     gives the float route's integers, which are the LUT's."""
     ref.require_int8_gemm()
-    monkeypatch.setattr(lutmm, "_UNFOLD", unfold)
+    monkeypatch.setattr(convolution, "_UNFOLD", unfold)
     t = ProductTable(MultSpec.parse(text))
     g = torch.Generator().manual_seed(cin * 31 + k)
     codes = torch.randint(t.a_min, t.a_max + 1, (3, cin, 9, 10), generator=g).float()
     wq = torch.randint(t.b_min, t.b_max + 1, (cout, cin, k, k), generator=g)
     got = {}
     for int8 in (True, False):
-        monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
+        monkeypatch.setattr(int8gemm, "INT8_GEMM", int8)
         cache = {}
         got[int8] = t.conv2d_parts(codes, wq, (stride, stride), (dil, dil), 1, "lowrank", cache, (pad, pad), t.a_max)
         if int8:

@@ -14,7 +14,7 @@ from torch import nn
 import reference as ref
 from axforge.cli import main
 from axforge.hdl.arith import MultSpec
-from axforge.models import layers, lutmm
+from axforge.models import convolution, int8gemm, layers
 from axforge.models.layers import ApproxConv2d, ApproxLinear, QuantConfig, approximate, calibrate
 
 TRUNC = "trunc:8x8u:k=6,comp=const"     # E of exact rank 7: integer (lattice) factors
@@ -32,7 +32,7 @@ def route(monkeypatch, int8):
     """Force the int8-GEMM route (``torch._int_mm``) on or off, whatever this CPU autodetects."""
     if int8:
         ref.require_int8_gemm()
-    monkeypatch.setattr(lutmm, "INT8_GEMM", int8)
+    monkeypatch.setattr(int8gemm, "INT8_GEMM", int8)
 
 
 def make(cls, spec, path, rank, *args, **kw):
@@ -109,7 +109,7 @@ def test_conv_every_path_matches_the_reference(spec, path, rank, geom, int8, mon
     """The layer's own route (quantise-convolve-dequantise on float32 codes, or the unfolded matmul
     on integer codes) and the unfolded route, one image per batch chunk."""
     route(monkeypatch, int8)
-    monkeypatch.setattr(lutmm, "_CONV_CHUNK_BYTES", 1)
+    monkeypatch.setattr(convolution, "_CONV_CHUNK_BYTES", 1)
     monkeypatch.setattr(layers, "CONV_CHUNK_BYTES", 1)
     layer = make(ApproxConv2d, spec, path, rank, 4, 6, 3, **geom)
     x = torch.randn(2, 4, 7, 7)
