@@ -6,15 +6,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# the independent reference: own Liberty reader, netlist simulation and timing (same folder, on sys.path)
+from test_energy_reference import (
+    Circuit,
+    hand_delay,
+    hand_energy_vectorised,
+    read_liberty,
+    read_netlist,
+)
+
 from axforge.cli import main
 from axforge.errors import AxforgeError
 from axforge.hdl.arith import MultSpec
-from axforge.pdk_stub import flow, ppa as ppamod
+from axforge.pdk_stub import flow, gate
 from axforge.pdk_stub.ppa import PPA_KEYS, ppa, uniform_stream
 from axforge.pdk_stub.stub45 import LIB_PATH
-
-# the independent reference: own Liberty reader, netlist simulation and timing (same folder, on sys.path)
-from test_energy_reference import Circuit, hand_delay, hand_energy_vectorised, read_liberty, read_netlist
 
 SPEC8 = "exact:8x8u:arch=dadda"
 
@@ -101,7 +107,7 @@ def test_a_synthesis_bug_never_passes(monkeypatch):
         bad = m.verilog.replace("  NAND2_X1 ", "  AND2_X1 ", 1)   # one gate loses its inversion
         return flow.Mapped(m.top, bad, m.netlist, m.stat)
 
-    monkeypatch.setattr(ppamod, "synthesize", broken)
+    monkeypatch.setattr(gate, "synthesize", broken)   # the one gate-level path synthesizes
     with pytest.raises(AxforgeError, match="differs from the RTL .* a synthesis bug"):
         _p("exact:6x6u:arch=wallace")
 
