@@ -19,8 +19,16 @@ def import_seconds(args):
     return sum(int(m.group(1)) for m in re.finditer(r"^import time:\s+(\d+) \|", proc.stderr, re.M)) / 1e6
 
 
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def main():
-    print(f"# CPU: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    print(f"# CPU: {cpu_name()}, Python {platform.python_version()}")
     help_s = min(import_seconds(["-m", "axforge.cli", "--help"]) for _ in range(5))
     bare_s = min(import_seconds(["-c", "pass"]) for _ in range(5))
     print(f"BENCH cli_help_import_s {help_s:.4g} s")
