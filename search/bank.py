@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from axforge.errors import AxforgeError, bad_value
+from axforge.models.quality import QUALITY
 from axforge.paths import cache_dir, read_verified, write_verified
 
 from .problem import Candidate
@@ -105,18 +106,27 @@ def bank_candidates(bank, progress=True):
 
 
 class NetworkEvaluator:
-    """Accuracy of a trained network under a mapping; calibrated once, cached on disk by content hash."""
+    """The quality metric (default top-1 accuracy) of a trained network under a mapping; calibrated
+    once, cached on disk by content hash.
 
-    def __init__(self, trained, config, limit=None, calib_batches=4):
+    ``metric``: a name in :data:`axforge.models.quality.QUALITY`, applied to the network's outputs on
+    the test set and the test targets; ``metric_options`` go to it (e.g. ``{"bound": 0.1}``).
+    """
+
+    def __init__(self, trained, config, limit=None, calib_batches=4, metric="top1", metric_options=None):
         from axforge.models.layers import approximate
         self.trained, self.config = trained, config
+        self.metric = QUALITY.lookup(metric, "Quality metric")
+        self.metric_options = dict(metric_options or {})
         self.data = trained.data
         self.x, self.y = self.data.x_test[:limit], self.data.y_test[:limit]
         self.qmodel, self.report = approximate(trained.model, {}, trained.calib_batches(calib_batches), config)
         h = hashlib.sha256()
         h.update((trained.directory / "model.pt").read_bytes())
-        h.update(json.dumps({"meta": trained.meta, "config": repr(config), "limit": limit,
-                             "calib": calib_batches}, sort_keys=True).encode())
+        key = {"meta": trained.meta, "config": repr(config), "limit": limit, "calib": calib_batches}
+        if metric != "top1" or self.metric_options:      # top-1 keeps the cache entries it always had
+            key["metric"] = [metric, self.metric_options]
+        h.update(json.dumps(key, sort_keys=True).encode())
         self.digest = h.hexdigest()
         self.calls = 0
         self.cache_hits = 0
@@ -131,7 +141,6 @@ class NetworkEvaluator:
 
     def __call__(self, mapping):
         from axforge.models.layers import remap
-        from axforge.models.train import evaluate
         mstr = {k: (str(v) if v is not None else "exact") for k, v in mapping.items()}
         key = hashlib.sha256(json.dumps({"d": self.digest, "m": mstr}, sort_keys=True).encode()).hexdigest()
         entry = cache_dir() / "evals" / f"{key}.json"
@@ -140,7 +149,17 @@ class NetworkEvaluator:
             self.cache_hits += 1
             return hit["accuracy"]
         remap(self.qmodel, {k: v for k, v in mapping.items() if v is not None})
-        acc = evaluate(self.qmodel, self.x, self.y)
+        acc = self.measure(self.qmodel)
         self.calls += 1
         write_verified(entry, {"accuracy": acc, "mapping": mstr})
         return acc
+
+    def measure(self, model, batch_size=500):
+        """The metric of ``model`` on the test set (outputs computed in batches, in eval mode)."""
+        import torch
+
+        from axforge.models.train import batches
+        model.eval()
+        with torch.no_grad():
+            outs = [model(xb) for (xb,) in batches(self.x, size=batch_size)]
+        return self.metric(torch.cat(outs) if outs else torch.zeros(0), self.y, **self.metric_options)

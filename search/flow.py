@@ -15,10 +15,11 @@ PICKS = ("S", "L", "XL")
 
 
 def _validate(algos, budget, pick, target, area_budget, jobs=1):
-    from .problem import parse_target
+    from .problem import MappingProblem, parse_target
+    usable = [n for n, cls in ALGORITHMS.items() if issubclass(MappingProblem, cls.problem_type)]
     for a in algos:
-        if a not in ALGORITHMS:
-            raise bad_value("Algorithm", a, "one of " + ", ".join(ALGORITHMS))
+        if a not in usable:
+            raise bad_value("Algorithm", a, "one of " + ", ".join(usable))
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
         raise bad_value("Budget", budget, "an integer >= 1")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -91,7 +92,7 @@ def build_problem(model_dir, bank_path, tgt, area_budget, limit, progress=True, 
             raise bad_value("Target accuracy", tgt[1],
                             f"at most the exact network's {exact_acc:.4f} (nothing is expected above it)")
     problem = MappingProblem(evaluator.layers, evaluator.macs, bank_candidates(bank, progress), evaluator, tgt,
-                             area_budget, bank.include_exact, digest=evaluator.digest)
+                             area_budget, bank.include_exact, digest=evaluator.digest, metric=evaluator.metric)
     return problem, bank, evaluator
 
 
@@ -143,6 +144,7 @@ def emit_and_check(problem, bank, evaluator, ev, out, check=True, pick="S"):
     import yaml
 
     from axforge.generators.chip import ChipSpec, emit_chip
+    from axforge.pdk_stub.pdk import default_pdk
     arrays = problem.arrays(ev.choice)
     specs = [problem.candidates[i].spec for i in arrays]
     chip = ChipSpec.from_dict(bank.chip_dict(specs, f"map_{pick}"), "chosen chip")
@@ -152,7 +154,7 @@ def emit_and_check(problem, bank, evaluator, ev, out, check=True, pick="S"):
     mapping = {l: problem.candidates[c].name for l, c in zip(problem.layers, ev.choice)}
     route_of = {problem.candidates[i].name: k for k, i in enumerate(arrays)}
     write_json(out / "mapping.json", {"mapping": mapping, "route": {l: route_of[m] for l, m in mapping.items()}})
-    emit_chip(chip, out)
+    emit_chip(chip, out, liberty=default_pdk().liberty_text())
     result = {"yaml": str(out / "chip.yaml"), "top": chip.top, "arrays": [str(s) for s in specs]}
     if check:
         result["check"] = check_layer(problem, evaluator, ev, chip, route_of, out)

@@ -1,27 +1,36 @@
-"""Pareto tools: non-dominated masks (all objectives minimised) and a front plot."""
+"""Pareto tools on pymoo: non-dominated masks and hypervolume (all objectives minimised), a front plot."""
 
 import numpy as np
 
-__all__ = ["pareto_mask", "front_plot", "hypervolume_2d"]
+__all__ = ["pareto_mask", "hypervolume", "front_plot"]
 
 
 def pareto_mask(points):
     """Boolean mask of the non-dominated rows of ``points`` (N, M), every objective minimised.
 
-    A row is dominated when another row is <= in every objective and < in one.
-    Duplicated rows are all kept.
+    A row is dominated when another row is <= in every objective and < in one
+    (pymoo's non-dominated sorting, first front). Duplicated rows are all kept.
     """
+    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
     pts = np.asarray(points, dtype=float)
-    n = len(pts)
-    mask = np.ones(n, dtype=bool)
-    for i in range(n):
-        if not mask[i]:
-            continue
-        le = np.all(pts <= pts[i], axis=1)
-        lt = np.any(pts < pts[i], axis=1)
-        if np.any(le & lt):
-            mask[i] = False
+    mask = np.zeros(len(pts), dtype=bool)
+    if len(pts):
+        pts = pts.reshape(len(pts), -1)
+        mask[NonDominatedSorting().do(pts, only_non_dominated_front=True)] = True
     return mask
+
+
+def hypervolume(points, ref):
+    """Volume dominated by ``points`` (N, M), every objective minimised, inside the box up to ``ref``
+    (pymoo's ``HV`` indicator, exact in any dimension); points not strictly better than ``ref`` in
+    every objective add nothing. No points: 0."""
+    from pymoo.indicators.hv import HV
+    ref = np.asarray(ref, dtype=float).ravel()
+    pts = np.asarray(points, dtype=float).reshape(-1, len(ref))
+    pts = pts[np.all(pts < ref, axis=1)]
+    if not len(pts):
+        return 0.0
+    return float(HV(ref_point=ref)(pts))
 
 
 def front_plot(rows, x, y, path, xlabel, ylabel, title, group="family", logy=True):
@@ -58,19 +67,3 @@ def front_plot(rows, x, y, path, xlabel, ylabel, title, group="family", logy=Tru
     plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
     return front
-
-
-def hypervolume_2d(points, ref):
-    """Area dominated by ``points`` (N, 2), both objectives minimised, inside the box up to ``ref``."""
-    pts = np.asarray(points, dtype=float).reshape(-1, 2)
-    pts = pts[(pts[:, 0] < ref[0]) & (pts[:, 1] < ref[1])]
-    if not len(pts):
-        return 0.0
-    pts = pts[np.argsort(pts[:, 0], kind="stable")]
-    hv, best_y = 0.0, ref[1]
-    for i, (x, y) in enumerate(pts):
-        if y < best_y:
-            nxt = ref[0]
-            hv += (nxt - x) * (best_y - y)
-            best_y = y
-    return float(hv)

@@ -7,7 +7,7 @@ import pytest
 
 from axforge.errors import AxforgeError
 from axforge.search.algorithms import ALGORITHMS, make_algorithm
-from axforge.search.pareto import hypervolume_2d
+from axforge.search.pareto import hypervolume as hypervolume_2d
 from axforge.search.problem import parse_target
 from axforge.search.study import run_search
 
@@ -133,3 +133,42 @@ def test_area_budget_is_a_constraint():
     assert feas and all(e.area_um2 <= 170.0 for e in feas)
     assert all(len(p.arrays(e.choice)) <= 2 for e in feas)
     assert not np.isnan(min(e.energy_pj for e in feas))
+
+
+@pytest.mark.parametrize("algo", ["random", "nsga2", "exhaustive"])
+def test_generic_optimizers_on_a_toy_problem(algo):
+    """Generic methods need only the Problem interface: distinct, valid, seeded, and they reach the
+    hand-computed best feasible score (8) of the toy problem."""
+    from search_toy import Toy
+    runs = []
+    for _ in range(2):
+        toy = Toy()
+        r = run_search(toy, algo, budget=40, seed=2, progress=False)
+        keys = [toy.space.key(e.params) for e in r.evaluations]
+        assert len(keys) == len(set(keys)) == toy.calls and toy.calls >= 30
+        assert all(toy.space.validate(e.params) == dict(e.params) for e in r.evaluations)
+        hv = [t["hv"] for t in r.trace]
+        assert all(b >= a for a, b in zip(hv, hv[1:])) and hv[-1] > 0
+        assert r.trace[-1]["best_feasible_score"] == 8.0
+        runs.append(keys)
+    assert runs[0] == runs[1]
+
+
+def test_mapping_algorithms_need_the_mapping_problem():
+    from search_toy import Toy
+    with pytest.raises(AxforgeError, match=r"^Problem of algorithm 'greedy' must be a MappingProblem, not 'Toy'$"):
+        make_algorithm("greedy", Toy())
+    from axforge.search.algorithms import AutoApprox, NSGA2Search
+    assert ALGORITHMS["autoapprox"] is AutoApprox and ALGORITHMS["nsga2"] is NSGA2Search
+    assert set(ALGORITHMS) == {"autoapprox", "exhaustive", "greedy", "nsga2", "random"}
+
+
+def test_an_algorithm_driven_by_hand_with_ask_and_tell():
+    """The loop needs nothing from run_search: ask a params dict, evaluate it, tell the result."""
+    p, _ = make_problem(3)
+    algo = make_algorithm("greedy", p)
+    asked = []
+    while (params := algo.ask()) is not None:
+        asked.append(p.choice_of(params))
+        algo.tell(p.evaluate(params))
+    assert asked == [e.choice for e in run_search(make_problem(3)[0], "greedy", budget=100, progress=False).evaluations]

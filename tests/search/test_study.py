@@ -52,3 +52,59 @@ def test_bad_storage_url():
     p, _ = make_problem(3)
     with pytest.raises(AxforgeError, match=r"^Study storage must be a reachable SQLAlchemy URL"):
         run_search(p, "random", budget=2, storage="nosuchdb://x", study_name="x", progress=False)
+
+
+def test_a_generic_problem_resumes_without_repeats(tmp_path):
+    from search_toy import Toy
+    url = f"sqlite:///{tmp_path / 'toy.db'}"
+    toy = Toy()
+    first = run_search(toy, "random", budget=20, seed=4, storage=url, study_name="toy", progress=False)
+    assert toy.calls == 20
+    toy2 = Toy()
+    resumed = run_search(toy2, "random", budget=35, seed=4, storage=url, study_name="toy", resume=True,
+                         progress=False)
+    assert resumed.resumed == 20 and len(resumed.evaluations) == 35 and toy2.calls == 15
+    keys = [toy2.space.key(e.params) for e in resumed.evaluations]
+    assert len(set(keys)) == 35
+    straight = run_search(Toy(), "random", budget=35, seed=4, progress=False)
+    assert [e.params for e in resumed.evaluations] == [e.params for e in straight.evaluations]
+    assert [e.params for e in first.evaluations] == [e.params for e in straight.evaluations[:20]]
+    # each trial is complete: params with the space's distributions (inactive ones absent), values in the
+    # objectives' order, constraints in theirs, the result's attributes
+    trials = open_study(url, "toy", ["maximize", "minimize", "minimize"]).trials
+    assert len(trials) == 35 and all(t.state.name == "COMPLETE" for t in trials)
+    for t, e in zip(trials, resumed.evaluations):
+        assert t.params == dict(e.params) and set(t.distributions) == set(e.params)
+        assert t.values == [e.values["score"], e.values["size"], e.values["risk"]]
+        assert t.user_attrs["constraints"] == [e.constraints["limit"]] and t.user_attrs["z"] == e.attrs["z"]
+        assert ("scale" in t.params) == (t.params["op"] == "mul")
+
+
+def test_a_gradient_method_records_into_the_study_directly(tmp_path):
+    """A method that is not ask/tell (DARTS) journals its evaluations with Study.record; an ask/tell
+    method resuming the same study sees them and does not repeat them."""
+    from search_toy import Toy
+
+    from axforge.search.study import Study
+    url = f"sqlite:///{tmp_path / 'darts.db'}"
+    toy = Toy()
+    study = Study(toy, url, "shared")
+    derived = [{"x": 1, "y": 1, "op": "add"}, {"x": 2, "y": 2, "op": "mul", "scale": 2}, {"x": 4, "y": 0, "op": "add"}]
+    for epoch, params in enumerate(derived):
+        r = toy.evaluate(params)
+        study.record(toy.result(r.params, r.values, r.constraints, {**r.attrs, "epoch": epoch}), algo="darts")
+    assert toy.calls == 3 and len(study) == 3
+    back = Study(Toy(), url, "shared").trials()
+    assert [n for n, _ in back] == [0, 1, 2]
+    assert [dict(r.params) for _, r in back] == derived
+    assert [r.values["score"] for _, r in back] == [2.0, 8.0, 4.0]
+    assert back[1][1].constraints["limit"] == 0.0 and back[1][1].feasible
+    assert back[2][1].attrs == {"z": 4, "epoch": 2, "algo": "darts"}
+    toy2 = Toy()
+    r = run_search(toy2, "exhaustive", budget=10, storage=url, study_name="shared", resume=True, progress=False)
+    assert r.resumed == 3 and toy2.calls == 7 and len(r.evaluations) == 10
+    assert len({toy2.space.key(e.params) for e in r.evaluations}) == 10
+    with pytest.raises(AxforgeError, match=r"^Result to record must be values for every objective and constraint "
+                                           r"\(missing 'risk'\)"):
+        from axforge.search.objectives import Result
+        study.record(Result({"x": 0, "y": 0, "op": "add"}, {"score": 0.0, "size": 0.0}, {"limit": -8.0}))

@@ -1,155 +1,20 @@
-"""Mapping-search algorithms on one ask/tell interface (seeded): AutoApprox, greedy, random, NSGA-II, exhaustive.
-
-``ask()`` returns the next choice tuple (or None when the algorithm has
-nothing left to propose); ``tell(evaluation)`` reports its result. An outside
-loop (:func:`axforge.search.study.run_search`) drives them, journals every
-evaluation and counts the budget.
-"""
+"""AutoApprox: calibration, ordered relaxation, constrained Gaussian-process Bayesian optimisation."""
 
 import itertools
 import math
 
 import numpy as np
 
-from axforge.errors import bad_value
+from .base import ALGORITHMS
+from .layerwise import LayerwiseAlgorithm
 
-__all__ = ["ALGORITHMS", "make_algorithm", "Algorithm", "RandomSearch", "GreedySearch", "ExhaustiveSearch",
-           "NSGA2Search", "AutoApprox"]
+__all__ = ["AutoApprox"]
 
-
-class Algorithm:
-    name = "base"
-
-    def __init__(self, problem, seed=0):
-        self.problem = problem
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
-        self.history = []
-        self.seen = set()
-
-    def ask(self):
-        raise NotImplementedError
-
-    def tell(self, ev):
-        self.history.append(ev)
-        self.seen.add(ev.choice)
+_WORST = 1e300     # the score of a single-layer mapping not evaluated, for a minimised metric
 
 
-class RandomSearch(Algorithm):
-    """Uniform random mappings (not yet evaluated)."""
-    name = "random"
-
-    def ask(self):
-        p = self.problem
-        for _ in range(1000):
-            c = tuple(int(v) for v in self.rng.integers(0, p.n_choices, p.n_layers))
-            if c not in self.seen:
-                return c
-        return None
-
-
-class ExhaustiveSearch(Algorithm):
-    """Every mapping, in lexicographic order."""
-    name = "exhaustive"
-
-    def __init__(self, problem, seed=0):
-        super().__init__(problem, seed)
-        self._it = itertools.product(range(problem.n_choices), repeat=problem.n_layers)
-
-    def ask(self):
-        for c in self._it:
-            if c not in self.seen:
-                return tuple(c)
-        return None
-
-
-class GreedySearch(Algorithm):
-    """Layer-wise greedy: from the all-exact mapping, layers in decreasing MAC order; each layer takes
-    the lowest-energy multiplier that keeps the constraints (candidates tried from the cheapest up)."""
-    name = "greedy"
-
-    def __init__(self, problem, seed=0):
-        super().__init__(problem, seed)
-        p = problem
-        energy = [c.energy_pj_per_mac for c in p.candidates]
-        start = p.all_exact() or tuple([int(np.argmax(energy))] * p.n_layers)
-        self.current = list(start)
-        self.energy = energy
-        self.layer_order = [int(i) for i in np.argsort(-p.macs, kind="stable")]
-        self.cand_order = [int(i) for i in np.argsort(energy, kind="stable")]
-        self.li, self.ci = 0, 0
-        self._pending = None
-        self._base = tuple(start)
-
-    def ask(self):
-        if self._base is not None:
-            return self._base
-        while self.li < len(self.layer_order):
-            l = self.layer_order[self.li]
-            if self.ci < len(self.cand_order):
-                c = self.cand_order[self.ci]
-                if self.energy[c] < self.energy[self.current[l]]:
-                    trial = list(self.current)
-                    trial[l] = c
-                    self._pending = (tuple(trial), l, c)
-                    return self._pending[0]
-            self.li, self.ci = self.li + 1, 0
-        return None
-
-    def tell(self, ev):
-        super().tell(ev)
-        if self._base is not None and ev.choice == self._base:
-            self._base = None
-            return
-        if self._pending is not None and ev.choice == self._pending[0]:
-            _, l, c = self._pending
-            self._pending = None
-            if ev.feasible:
-                self.current[l] = c
-                self.li, self.ci = self.li + 1, 0
-            else:
-                self.ci += 1
-
-
-class NSGA2Search(Algorithm):
-    """NSGA-II (Optuna's sampler) on the discrete space: minimise energy, maximise accuracy,
-    constraints = accuracy target and area budget."""
-    name = "nsga2"
-
-    def __init__(self, problem, seed=0, population=16):
-        super().__init__(problem, seed)
-        import optuna
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        import warnings
-        with warnings.catch_warnings():   # constraints_func is deprecated in Optuna 5 but still the sampler's API
-            warnings.simplefilter("ignore", FutureWarning)
-            sampler = optuna.samplers.NSGAIISampler(population_size=population, seed=seed,
-                                                    constraints_func=lambda t: t.user_attrs["constraints"])
-        self._study = optuna.create_study(directions=["minimize", "maximize"], sampler=sampler)
-        self._dist = {f"l{i}": optuna.distributions.CategoricalDistribution(list(range(problem.n_choices)))
-                      for i in range(problem.n_layers)}
-        self._trial = None
-
-    def ask(self):
-        self._trial = self._study.ask(self._dist)
-        return tuple(int(self._trial.params[f"l{i}"]) for i in range(self.problem.n_layers))
-
-    def tell(self, ev):
-        super().tell(ev)
-        import optuna
-        cons = [ev.acc_violation, ev.area_violation]
-        if self._trial is not None and tuple(int(self._trial.params[f"l{i}"])
-                                             for i in range(self.problem.n_layers)) == ev.choice:
-            self._trial.set_user_attr("constraints", cons)
-            self._study.tell(self._trial, [ev.energy_pj, ev.accuracy])
-            self._trial = None
-        else:   # a result from elsewhere (resume, another worker)
-            self._study.add_trial(optuna.trial.create_trial(
-                params={f"l{i}": c for i, c in enumerate(ev.choice)}, distributions=self._dist,
-                values=[ev.energy_pj, ev.accuracy], user_attrs={"constraints": cons}))
-
-
-class AutoApprox(Algorithm):
+@ALGORITHMS.register("autoapprox")
+class AutoApprox(LayerwiseAlgorithm):
     """AutoApprox: calibration, ordered relaxation, constrained Gaussian-process Bayesian optimisation.
 
     1. Calibration: the all-exact mapping and every single-layer mapping (one
@@ -171,6 +36,14 @@ class AutoApprox(Algorithm):
        aggressive candidate that kept the target alone. Every third step aims
        at a lower accuracy level (``levels`` below the target, cycling), so
        the returned set also covers the front below the target (hypervolume).
+
+    Accuracy is the problem's quality metric; for a minimised metric (an
+    error) "below the target" reads "above it". Energy, area and the target
+    come from the mapping problem's methods (closed form).
+
+    Example::
+
+        r = run_search(problem, "autoapprox", budget=60, seed=0)
     """
     name = "autoapprox"
 
@@ -204,11 +77,15 @@ class AutoApprox(Algorithm):
     def _build_orders(self):
         p = self.problem
         acc = {ev.choice: ev.accuracy for ev in self.history}
-        energy = [c.energy_pj_per_mac for c in p.candidates]
+        energy = p.energy_per_mac()
+        missing = 0.0 if p.quality.maximize else _WORST
         orders = []
         for l in range(p.n_layers):
-            scores = [acc.get(self._single(l, c), 0.0) for c in range(p.n_choices)]
-            key = (lambda c: (-round(scores[c] / self.tie), -energy[c])) if self.tie else (lambda c: (-scores[c], -energy[c]))
+            # best first: the quality as a quantity to minimise (-accuracy), ties by energy (highest first)
+            scores = [p.quality.minimised(acc.get(self._single(l, c), missing)) for c in range(p.n_choices)]
+
+            def key(c, scores=scores):
+                return (round(scores[c] / self.tie) if self.tie else scores[c], -energy[c])
             orders.append(sorted(range(p.n_choices), key=key))
         self.orders = orders
         self._scores = acc
@@ -233,7 +110,7 @@ class AutoApprox(Algorithm):
     def _f(self, energy, area_excess, acc, target=None):
         p = self.problem
         e0 = p.energy(p.all_exact()) if p.all_exact() is not None else 1.0
-        short = np.maximum(0.0, (p.target if target is None else target) - acc)
+        short = np.maximum(0.0, p.shortfall(acc, target))
         return energy / e0 + np.expm1(np.minimum(50.0, self.gamma * short)) + math.expm1(min(50.0, 4 * area_excess))
 
     def objective(self, ev, target=None):
@@ -247,11 +124,11 @@ class AutoApprox(Algorithm):
         if self._steps % 3:
             return p.target
         k = (self._steps // 3 - 1) % len(self.levels)
-        return p.target - self.levels[k]
+        return p.loosen(p.target, self.levels[k])
 
     # -- ask / tell -------------------------------------------------------------
 
-    def ask(self):
+    def propose(self):
         while self._calib:
             c = self._calib.pop(0)
             if c not in self.seen:
@@ -262,9 +139,11 @@ class AutoApprox(Algorithm):
         if not self._composite_done:
             self._composite_done = True
             comp = []
+            energy = p.energy_per_mac()
+            missing = 0.0 if p.quality.maximize else _WORST
             for l, o in enumerate(self.orders):
-                ok = [c for c in o if self._scores.get(self._single(l, c), 0.0) >= p.target]
-                comp.append(min(ok or [o[0]], key=lambda c: p.candidates[c].energy_pj_per_mac))
+                ok = [c for c in o if p.shortfall(self._scores.get(self._single(l, c), missing)) <= 0]
+                comp.append(min(ok or [o[0]], key=lambda c: energy[c]))
             if tuple(comp) not in self.seen:
                 return tuple(comp)
         if len(self.history) < 3:
@@ -322,30 +201,16 @@ class AutoApprox(Algorithm):
             warnings.simplefilter("ignore")
             gp.fit(Z, acc)
             mu, sd = gp.predict(self._z_many(C), return_std=True)
-        energy = p.energy_many(C)
-        excess = np.maximum(0.0, p.area_many(C) / p.area_budget - 1) if p.area_budget else np.zeros(len(C))
+        known = p.closed_form_values(C)          # energy and area: closed form, no network run
+        energy, excess = known["energy_pj"], known["area_violation"]
         level = self._level()
         f_best = min(self.objective(ev, level) for ev in self.history)
         draws = self.rng.standard_normal(self.samples)
         e0 = p.energy(p.all_exact()) if p.all_exact() is not None else 1.0
         base = energy / e0 + np.expm1(np.minimum(50.0, 4 * excess))
         samples = mu[:, None] + np.maximum(sd, 1e-9)[:, None] * draws[None, :]
-        f = base[:, None] + np.expm1(np.minimum(50.0, self.gamma * np.maximum(0.0, level - samples)))
+        f = base[:, None] + np.expm1(np.minimum(50.0, self.gamma * np.maximum(0.0, p.shortfall(samples, level))))
         ei = np.maximum(0.0, f_best - f).mean(axis=1)
         if not ei.max() > 0:           # nothing expected to improve: the most likely feasible, cheapest
-            ei = -(base + np.expm1(np.minimum(50.0, self.gamma * np.maximum(0.0, level - mu))))
+            ei = -(base + np.expm1(np.minimum(50.0, self.gamma * np.maximum(0.0, p.shortfall(mu, level)))))
         return cands[int(np.argmax(ei))]
-
-
-ALGORITHMS = {"autoapprox": AutoApprox, "greedy": GreedySearch, "random": RandomSearch, "nsga2": NSGA2Search,
-              "exhaustive": ExhaustiveSearch}
-EXHAUSTIVE_MAX = 200_000
-
-
-def make_algorithm(name, problem, seed=0):
-    if name not in ALGORITHMS:
-        raise bad_value("Algorithm", name, "one of " + ", ".join(ALGORITHMS))
-    if name == "exhaustive" and problem.size > EXHAUSTIVE_MAX:
-        raise bad_value("Algorithm", name, f"usable only when the space has at most {EXHAUSTIVE_MAX} "
-                                           f"mappings (this one has {problem.n_choices}^{problem.n_layers})")
-    return ALGORITHMS[name](problem, seed)
