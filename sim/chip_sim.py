@@ -12,11 +12,12 @@ from axforge.paths import cache_dir, sha256_text
 from axforge.sim.lut import extract_lut
 
 from .cocotb_run import run_tb
+from .saif import read_tree
 from .verilator import build_harness
 
 __all__ = ["chip_luts", "run_chip_tb", "TB_TESTS", "tb_access_vlt", "tb_files", "tb_wrapper", "TB_VERILATOR_ARGS",
            "run_workload", "golden_matmul",
-           "golden", "pack", "unpack", "pe_activity", "saif_tree", "check_workload", "tiles_of"]
+           "golden", "pack", "unpack", "pe_activity", "check_workload", "tiles_of"]
 
 
 def chip_luts(chip):
@@ -234,31 +235,6 @@ def golden_matmul(chip, x, w, route=0, lut=None):
 
 # -- SAIF hierarchy and per-PE activity -----------------------------------------
 
-def saif_tree(text):
-    """SAIF parse that tracks parentheses, so nested instances close correctly."""
-    import re
-    root = {"nets": {}, "inst": {}}
-    stack = [(root, 0)]
-    depth = 0
-    net_re = re.compile(r"\((\S+)\s+\(T0 \d+\)\s+\(T1 \d+\)(?:\s+\(\w+ \d+\))*?\s+\(TC (\d+)\)[^()]*\)")
-    for line in text.splitlines():
-        s = line.strip()
-        if s.startswith("(INSTANCE "):
-            node = {"nets": {}, "inst": {}}
-            stack[-1][0]["inst"][s.split()[1]] = node
-            depth += s.count("(") - s.count(")")
-            stack.append((node, depth))
-            continue
-        m = net_re.match(s)
-        if m:
-            stack[-1][0]["nets"][m.group(1).replace("\\", "")] = int(m.group(2))
-            continue
-        depth += s.count("(") - s.count(")")
-        while len(stack) > 1 and depth < stack[-1][1]:
-            stack.pop()
-    return root
-
-
 CLOCK_NETS = ("clk",)
 
 
@@ -268,25 +244,13 @@ def _total(node):
         sum(_total(c) for c in node["inst"].values())
 
 
-def _subtract(tree, base):
-    for n in tree["nets"]:
-        tree["nets"][n] -= base["nets"].get(n, 0)
-    for k, c in tree["inst"].items():
-        if k in base["inst"]:
-            _subtract(c, base["inst"][k])
-    return tree
-
-
 def pe_activity(saif_path, chip):
     """Data-net toggle counts per array and per PE (R x C lists) from an RTL run's SAIF file.
 
     Clock nets are left out (an enable-gated PE still sees its clock; with the
     clock gate in the library a synthesis flow would stop that too).
     """
-    tree = saif_tree(Path(saif_path).read_text())
-    base = Path(f"{saif_path}.base")   # initial values SAIF counted as toggles (see read_toggles)
-    if base.exists():
-        tree = _subtract(tree, saif_tree(base.read_text()))
+    tree = read_tree(saif_path)   # less the initial values SAIF counts as toggles (the .base file)
     bank = tree["inst"].get("TOP", tree)
     bank = bank["inst"].get(chip.top, bank)
     report = {"arrays": []}
