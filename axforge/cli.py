@@ -14,12 +14,14 @@ __all__ = ["main"]
 
 
 def _widths(args):
-    a = args.a_width or args.width
-    b = args.b_width or args.width
+    a = args.a_width or args.width or 8
+    b = args.b_width or args.width or 8
     return a, b
 
 
 def _sign_filter(args):
+    """``--signed`` / ``--unsigned``: True, False, or None when neither is given. Both flags mean
+    one thing everywhere: signed (two's complement) or unsigned arithmetic."""
     if getattr(args, "signed", False) and getattr(args, "unsigned", False):
         raise AxforgeError("Options --signed and --unsigned exclude each other")
     if getattr(args, "signed", False):
@@ -27,6 +29,34 @@ def _sign_filter(args):
     if getattr(args, "unsigned", False):
         return False
     return None
+
+
+def _reject(args, names, why):
+    """A flag that does not apply to what was asked is an error, never ignored: ``names`` are the
+    argparse destinations that must be at their defaults (None or False) here."""
+    for name in names:
+        if getattr(args, name, None) not in (None, False):
+            raise AxforgeError(f"Option --{name.replace('_', '-')} {why}")
+
+
+def _mult_spec(args):
+    """The multiplier SPEC argument. Its sign is part of the spec (``8x8s``, ``verilog:X.v@TOP:s``,
+    the library entry of ``lib:NAME``); ``--signed`` / ``--unsigned`` may state it for imported
+    Verilog (``verilog:``), whose file cannot, and contradicting the spec is an error."""
+    from axforge.generators.spec import load_mult_spec
+    sign = _sign_filter(args)
+    text = args.spec
+    if sign is not None:
+        flag = "--signed" if sign else "--unsigned"
+        if not text.startswith("verilog:"):
+            raise AxforgeError(f"Option {flag} applies to imported Verilog (verilog:PATH@TOP), not to {text!r}, "
+                               "whose spec gives the sign (8x8s / 8x8u; a lib: entry keeps its import's)")
+        if text.endswith((":s", ":u")):
+            if text.endswith(":s") != sign:
+                raise AxforgeError(f"Option {flag} contradicts the spec {text!r} (its suffix :{text[-1]})")
+        else:
+            text += ":s" if sign else ":u"
+    return load_mult_spec(text)
 
 
 def cmd_mult_list(args):
@@ -52,8 +82,7 @@ def cmd_mult_list(args):
 
 def cmd_mult_gen(args):
     from axforge.generators.emit import emit_verilog
-    from axforge.generators.spec import load_mult_spec
-    spec = load_mult_spec(args.spec, args.signed_import)
+    spec = _mult_spec(args)
     if args.registered and spec.family != "verilog":
         from axforge.hdl.arith import MultSpec
         spec = MultSpec(spec.family, spec.a_width, spec.b_width, spec.signed, spec.params, True)
@@ -65,10 +94,10 @@ def cmd_mult_gen(args):
 
 def cmd_mult_char(args):
     from axforge.flows.char import characterize, characterize_all, library_specs
-    from axforge.generators.spec import load_mult_spec
     if args.all:
         if args.spec:
             raise AxforgeError("Give either a SPEC or --all, not both")
+        _reject(args, ("dist",), "characterizes one SPEC (operand distribution), not --all")
         a, b = _widths(args)
         fams = args.family.split(",") if args.family else None
         specs = library_specs(a, b, _sign_filter(args), fams)
@@ -81,7 +110,9 @@ def cmd_mult_char(args):
         return 0
     if not args.spec:
         raise AxforgeError("Give a SPEC (e.g. trunc:8x8u:k=4) or --all")
-    spec = load_mult_spec(args.spec, args.signed_import)
+    _reject(args, ("width", "a_width", "b_width", "family", "no_ppa", "jobs"),
+            "selects the library of --all; a SPEC gives its own widths and family")
+    spec = _mult_spec(args)
     weights = None
     if args.dist:
         from axforge.sim.metrics import load_distribution
@@ -103,31 +134,37 @@ def _pdk(args):
     return default_pdk()
 
 
-def _is_chip(text):
-    if text.startswith("chip:"):
-        return True
+def _chip_name(text):
+    """``chip:PRESET`` or ``chip:FILE.yaml`` names a chip; anything else is a multiplier spec.
+    Nothing is guessed from a file's content."""
+    return text[5:] if text.startswith("chip:") else None
+
+
+def _chip_yaml_hint(text):
+    """A one-line hint when a multiplier SPEC is a chip YAML without its ``chip:`` prefix."""
     p = Path(text)
     if p.suffix in (".yaml", ".yml") and p.is_file():
         import yaml
         try:
             data = yaml.safe_load(p.read_text())
         except yaml.YAMLError:
-            return False
-        return isinstance(data, dict) and "rows" in data
-    return False
+            return
+        if isinstance(data, dict) and "rows" in data and "family" not in data:
+            raise AxforgeError(f"Spec {text!r} is a chip YAML: write chip:{text} (multiplier specs have "
+                               "a 'family', chips 'rows')")
 
 
 def cmd_ppa_chip(args):
     from axforge.generators.chip import load_chip
     from axforge.pdk_stub.chip_ppa import chip_ppa, load_workload
-    chip = load_chip(args.spec[5:] if args.spec.startswith("chip:") else args.spec)
+    _reject(args, ("stream", "emit_script", "no_equiv", "signed", "unsigned"),
+            "is for multipliers; a chip takes --workload x_w.npz and --route K")
+    chip = load_chip(_chip_name(args.spec))
     workload, label = None, "uniform"
     if args.workload:
         workload, label = load_workload(args.workload, chip), Path(args.workload).name
-    if args.stream:
-        raise AxforgeError("Option --stream is for multipliers; a chip takes --workload x_w.npz")
     t0 = time.perf_counter()
-    res = chip_ppa(chip, _pdk(args), workload=workload, route=args.route, freq_mhz=args.freq_mhz,
+    res = chip_ppa(chip, _pdk(args), workload=workload, route=args.route or 0, freq_mhz=args.freq_mhz,
                    out_dir=args.output, label=label)
     keys = ("area_um2", "cells", "leakage_uw", "delay_ns", "energy_pj_per_mac", "mult_energy_pj_per_op",
             "array_vs_mult_energy_ratio", "power_mw", "freq_mhz")
@@ -138,13 +175,12 @@ def cmd_ppa_chip(args):
 
 
 def cmd_ppa(args):
-    from axforge.generators.spec import load_mult_spec
     from axforge.pdk_stub.ppa import load_stream, ppa
-    if _is_chip(args.spec):
+    if _chip_name(args.spec) is not None:
         return cmd_ppa_chip(args)
-    if args.workload or args.route:
-        raise AxforgeError("Options --workload and --route are for chips (chip.yaml or chip:PRESET)")
-    spec = load_mult_spec(args.spec, args.signed_import)
+    _reject(args, ("workload", "route"), "is for chips (chip:FILE.yaml or chip:PRESET)")
+    _chip_yaml_hint(args.spec)
+    spec = _mult_spec(args)
     stream, label = None, "uniform"
     if args.stream:
         stream, label = load_stream(args.stream, spec), Path(args.stream).name
@@ -271,7 +307,7 @@ def _activity_png(rep, chip, path):
 
 def cmd_mult_import(args):
     from axforge.hdl.arith.imported import import_to_library
-    name, spec = import_to_library(args.path, args.top, args.signed, args.name)
+    name, spec = import_to_library(args.path, args.top, bool(_sign_filter(args)), args.name)
     print(f"imported lib:{name} ({spec.width_tag}) from {args.path}")
     return 0
 
@@ -338,10 +374,10 @@ def build_parser():
 
     pp = sub.add_parser("ppa", help="area, delay, leakage, energy and power from the synthesis flow")
     pp.add_argument("spec", help="multiplier spec (string, YAML, verilog:PATH@TOP, lib:NAME) "
-                                 "or a chip (chip.yaml, chip:PRESET)")
+                                 "or a chip: chip:FILE.yaml or chip:PRESET")
     pp.add_argument("--workload", help="chips: .npz with integer x (M,K) and w (K,N) (default: 256 "
                                        "uniform vectors through one tile)")
-    pp.add_argument("--route", type=int, default=0, help="chips: which array runs the workload")
+    pp.add_argument("--route", type=int, help="chips: which array runs the workload (default 0)")
     pp.add_argument("-o", "--output", required=True)
     pp.add_argument("--freq-mhz", type=float, default=500.0, help="clock for power_mw (default 500)")
     pp.add_argument("--stream", help=".npy of (N,2) integer operand pairs (default: 65,536 uniform)")
@@ -350,8 +386,10 @@ def build_parser():
     pp.add_argument("--liberty", help="your own Liberty file (with --cells)")
     pp.add_argument("--cells", help="Verilog models of the Liberty's cells")
     pp.add_argument("--no-equiv", action="store_true", help="skip the mapped-netlist == RTL LUT check")
-    pp.add_argument("--signed", dest="signed_import", action="store_true", default=None,
-                    help="interpret imported Verilog as signed")
+    pp.add_argument("--signed", action="store_true",
+                    help="imported Verilog (verilog:): signed operands (same as the suffix :s)")
+    pp.add_argument("--unsigned", action="store_true",
+                    help="imported Verilog (verilog:): unsigned operands (the default; suffix :u)")
     pp.set_defaults(func=cmd_ppa)
 
     chip = sub.add_parser("chip", help="array banks: presets, Verilog, simulation")
@@ -388,13 +426,15 @@ def build_parser():
     mult = sub.add_parser("mult", help="the multiplier library")
     msub = mult.add_subparsers(dest="mcmd", required=True)
 
-    def widths(sp):
-        sp.add_argument("--width", type=int, default=8, help="both operand widths (default 8)")
-        sp.add_argument("--a-width", type=int, help="operand a width (overrides --width)")
-        sp.add_argument("--b-width", type=int, help="operand b width (overrides --width)")
-        sp.add_argument("--signed", action="store_true", help="only signed variants")
-        sp.add_argument("--unsigned", action="store_true", help="only unsigned variants")
-        sp.add_argument("--family", help="comma-separated families")
+    def widths(sp, one_spec=False):
+        pre = "with --all: " if one_spec else ""
+        sp.add_argument("--width", type=int, help=f"{pre}both operand widths (default 8)")
+        sp.add_argument("--a-width", type=int, help=f"{pre}operand a width (overrides --width)")
+        sp.add_argument("--b-width", type=int, help=f"{pre}operand b width (overrides --width)")
+        also = "; with a verilog: SPEC, its operands' sign" if one_spec else ""
+        sp.add_argument("--signed", action="store_true", help=f"signed variants only{also}")
+        sp.add_argument("--unsigned", action="store_true", help=f"unsigned variants only{also}")
+        sp.add_argument("--family", help=f"{pre}comma-separated families")
 
     ls = msub.add_parser("list", help="enumerate the built-in library (and imported designs)")
     widths(ls)
@@ -405,8 +445,10 @@ def build_parser():
     gen.add_argument("spec", help="spec string, YAML file, verilog:PATH@TOP or lib:NAME")
     gen.add_argument("-o", "--output", required=True)
     gen.add_argument("--registered", action="store_true", help="add an output register")
-    gen.add_argument("--signed", dest="signed_import", action="store_true", default=None,
-                     help="interpret imported Verilog as signed")
+    gen.add_argument("--signed", action="store_true",
+                    help="imported Verilog (verilog:): signed operands (same as the suffix :s)")
+    gen.add_argument("--unsigned", action="store_true",
+                    help="imported Verilog (verilog:): unsigned operands (the default; suffix :u)")
     gen.set_defaults(func=cmd_mult_gen)
 
     ch = msub.add_parser("char", help="LUT from the RTL + error metrics")
@@ -416,18 +458,17 @@ def build_parser():
     ch.add_argument("--plots", action="store_true", help="error heatmap PNG per design")
     ch.add_argument("--no-ppa", action="store_true",
                     help="with --all: skip synthesis/energy (gate count as the cost)")
-    ch.add_argument("--dist", help=".npy of (N,2) operand pairs, or .npz with histograms a, b")
-    ch.add_argument("--jobs", type=int, default=None, help="parallel workers (default: all cores)")
-    ch.add_argument("--signed-import", dest="signed_import", action="store_true", default=None,
-                    help="interpret imported Verilog as signed")
+    ch.add_argument("--dist", help="with a SPEC: .npy of (N,2) operand pairs, or .npz with histograms a, b")
+    ch.add_argument("--jobs", type=int, default=None, help="with --all: parallel workers (default: all cores)")
     ch.add_argument("-q", "--quiet", action="store_true")
-    widths(ch)
+    widths(ch, one_spec=True)
     ch.set_defaults(func=cmd_mult_char)
 
     im = msub.add_parser("import", help="copy a Verilog multiplier into the user's library")
     im.add_argument("path")
     im.add_argument("--top", required=True)
-    im.add_argument("--signed", action="store_true")
+    im.add_argument("--signed", action="store_true", help="signed operands (default unsigned)")
+    im.add_argument("--unsigned", action="store_true", help="unsigned operands (the default)")
     im.add_argument("--name")
     im.set_defaults(func=cmd_mult_import)
     return p
