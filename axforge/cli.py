@@ -331,17 +331,19 @@ def cmd_demo(args):
     print("== 2/4 network: ResNet-8 on the scikit-learn digits", flush=True)
     model_dir = out / "resnet8"
     from axforge.models.train import train_model, weights_digest
-    if (model_dir / "model.pt").exists():
-        meta = json.loads((model_dir / "meta.json").read_text())
+    meta_path = model_dir / "meta.json"
+    if (model_dir / "model.pt").exists() and meta_path.exists() and "splits" in json.loads(meta_path.read_text()):
+        meta = json.loads(meta_path.read_text())
         digest = meta.get("weights_sha256")
         if digest is None:      # a model directory from before the digest was recorded
             import torch
             digest = weights_digest(torch.load(model_dir / "model.pt"))
-        print(f"reusing {model_dir} (test accuracy {100 * meta['test_accuracy']:.2f} %, weights {digest[:12]})")
+        print(f"reusing {model_dir} (validation accuracy {100 * meta['val_accuracy']:.2f} %, "
+              f"test {100 * meta['test_accuracy']:.2f} %, weights {digest[:12]})")
     else:
         meta = train_model("resnet8", "digits", model_dir, epochs=10, progress=not args.quiet)
-        print(f"trained resnet8: test accuracy {100 * meta['test_accuracy']:.2f} % "
-              f"(weights {meta['weights_sha256'][:12]})")
+        print(f"trained resnet8: validation accuracy {100 * meta['val_accuracy']:.2f} %, "
+              f"test {100 * meta['test_accuracy']:.2f} % (weights {meta['weights_sha256'][:12]})")
     print("== 3/4 search: AutoApprox vs random, no accuracy loss, 4x4 arrays of the built-in bank", flush=True)
     from axforge.search.flow import map_flow
 

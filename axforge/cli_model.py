@@ -17,7 +17,8 @@ def cmd_model_train(args):
     from axforge.models.train import train_model
     meta = train_model(args.arch, args.dataset, args.output, epochs=args.epochs, batch_size=args.batch_size,
                        lr=args.lr, seed=args.seed, data_root=args.data, progress=not args.quiet)
-    print(f"{meta['arch']} on {meta['dataset']}: test accuracy {100 * meta['test_accuracy']:.2f} % "
+    print(f"{meta['arch']} on {meta['dataset']}: validation accuracy {100 * meta['val_accuracy']:.2f} %, "
+          f"test {100 * meta['test_accuracy']:.2f} % "
           f"after {meta['epochs']} epochs ({meta['params']} parameters, weights {meta['weights_sha256'][:12]}); "
           f"saved {Path(args.output) / 'model.pt'}")
     return 0
@@ -30,17 +31,19 @@ def cmd_model_eval(args):
     trained = load_trained(args.model_dir)
     mapping = load_mapping(args.mapping) if args.mapping else {}
     config = _config(args)
-    data = trained.data
-    x, y = data.x_test[:args.limit], data.y_test[:args.limit]
+    x, y = trained.data.split(args.split)
+    x, y = x[:args.limit], y[:args.limit]
     qmodel, report = approximate(trained.model, mapping, trained.calib_batches(args.calib_batches), config)
     exact, _ = approximate(trained.model, {}, trained.calib_batches(args.calib_batches), config)
     result = {"float_accuracy": evaluate(trained.model, x, y), "exact_accuracy": evaluate(exact, x, y),
-              "accuracy": evaluate(qmodel, x, y), "images": len(y), "mapping": {k: str(v) for k, v in mapping.items()},
+              "accuracy": evaluate(qmodel, x, y), "images": len(y), "split": args.split,
+              "mapping": {k: str(v) for k, v in mapping.items()},
               "layers": [r.to_dict() for r in report]}
     print(f"{'layer':24s} {'multiplier':32s} {'path':8s} {'MACs/img':>10s}")
     for r in report:
         print(f"{r.name:24s} {r.spec[:32]:32s} {r.path:8s} {r.macs:10d}")
-    print(f"accuracy on {len(y)} test images: float {100 * result['float_accuracy']:.2f} %, "
+    split = "validation" if args.split == "val" else "test"
+    print(f"accuracy on {len(y)} {split} images: float {100 * result['float_accuracy']:.2f} %, "
           f"exact {config.a_width}x{config.b_width} {100 * result['exact_accuracy']:.2f} %, "
           f"with the mapping {100 * result['accuracy']:.2f} %")
     if args.json:
@@ -60,8 +63,8 @@ def cmd_model_sensitivity(args):
     result = sensitivity(trained, specs, _config(args), progress=not args.quiet, limit=args.limit)
     js, png = write_sensitivity(result, args.output)
     width = max(len(s) for s in result["mults"])
-    print(f"exact {args.a_width}x{args.b_width}: {100 * result['exact_accuracy']:.2f} %; "
-          "accuracy with one approximate layer:")
+    print(f"on {result['images']} validation images: exact {args.a_width}x{args.b_width} "
+          f"{100 * result['exact_accuracy']:.2f} %; accuracy with one approximate layer:")
     print(f"{'layer':22s} " + " ".join(f"{m[:width]:>{min(width, 14)}.14s}" for m in result["mults"]))
     for layer in result["layers"]:
         print(f"{layer:22s} " + " ".join(f"{100 * result['accuracy'][layer][m]:14.2f}" for m in result["mults"]))
@@ -108,12 +111,15 @@ def add_model_parser(sub):
         sp.add_argument("--signed", action="store_true", help="signed symmetric quantisation")
         sp.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor")
         sp.add_argument("--calib-batches", type=int, default=4)
-        sp.add_argument("--limit", type=int, help="evaluate on the first N test images")
+        sp.add_argument("--limit", type=int, help="only the first N images of the split "
+                                                  "(eval: --split; sensitivity: validation)")
 
     ev = msub.add_parser("eval", help="accuracy of the quantised network with a layer -> multiplier mapping")
     ev.add_argument("model_dir")
     ev.add_argument("--mapping", help="YAML {layer name: multiplier spec}; unmapped layers stay exact")
     ev.add_argument("--json", help="also write the result as JSON here")
+    ev.add_argument("--split", default="test", choices=("val", "test"),
+                    help="the split measured: test (held out, default) or val (the one searches see)")
     quant(ev)
     ev.set_defaults(func=cmd_model_eval)
 

@@ -17,16 +17,17 @@ __all__ = ["sensitivity", "heatmap_png"]
 def sensitivity(trained, specs, config=QuantConfig(), progress=True, limit=None):
     """Accuracy table ``acc[layer][spec]`` plus the float and exact 8-bit accuracies (dict, JSON-able).
 
-    ``limit`` evaluates on the first ``limit`` test images only.
+    Measured on the validation split (a calibration study: what it selects must not have seen the
+    test split); ``limit`` evaluates on its first ``limit`` images only.
     """
     from tqdm import tqdm
     data = trained.data
-    x, y = data.x_test[:limit], data.y_test[:limit]
+    x, y = data.x_val[:limit], data.y_val[:limit]
     qmodel, report = approximate(trained.model, {}, trained.calib_batches(), config)
     layers = [n for n, _ in approx_layers(qmodel)]
     result = {"float_accuracy": evaluate(trained.model, x, y), "exact_accuracy": evaluate(qmodel, x, y),
               "layers": layers, "mults": [str(s) for s in specs],
-              "macs": {r.name: r.macs for r in report}, "accuracy": {}, "images": len(y)}
+              "macs": {r.name: r.macs for r in report}, "accuracy": {}, "images": len(y), "split": "val"}
     bar = tqdm(total=len(layers) * len(specs), desc="sensitivity", disable=not progress)
     for name in layers:
         row = {}

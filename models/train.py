@@ -65,6 +65,10 @@ def train_model(arch, dataset="digits", out_dir="out/model", epochs=30, batch_si
                 data_root=None, progress=True, resume=True):
     """Train ``arch`` on ``dataset`` and write ``model.pt`` + ``meta.json`` to ``out_dir``.
 
+    The progress bar shows the validation accuracy after each epoch; the
+    weights kept are the last epoch's, and ``meta.json`` reports them on the
+    validation and (once) the test split.
+
     A checkpoint is written after every epoch; with ``resume`` an interrupted
     run continues from it with the same seed stream, and ends with the weights
     an uninterrupted run would have. Only a checkpoint of the same settings
@@ -94,7 +98,6 @@ def train_model(arch, dataset="digits", out_dir="out/model", epochs=30, batch_si
             start = ck["epoch"]
     loss_fn = nn.CrossEntropyLoss()
     bar = tqdm(range(start, epochs), desc=f"train {arch}/{dataset}", disable=not progress, initial=start, total=epochs)
-    acc = float("nan")
     for epoch in bar:
         model.train()
         perm = torch.randperm(len(data.y_train))
@@ -107,17 +110,20 @@ def train_model(arch, dataset="digits", out_dir="out/model", epochs=30, batch_si
             opt.step()
             sched.step()
             total += loss.item() * len(idx)
-        acc = evaluate(model, data.x_test, data.y_test)
-        bar.set_postfix(loss=f"{total / len(perm):.3f}", test_acc=f"{acc:.4f}")
+        acc = evaluate(model, data.x_val, data.y_val)
+        bar.set_postfix(loss=f"{total / len(perm):.3f}", val_acc=f"{acc:.4f}")
         _save(out / CKPT, {"arch": arch, "dataset": dataset, "seed": seed, "epoch": epoch + 1,
                            "epochs": epochs, "batch_size": batch_size, "lr": lr,
                            "model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                            "rng": torch.get_rng_state()})
-    if start >= epochs:
-        acc = evaluate(model, data.x_test, data.y_test)
+    # the weights are the last epoch's (no checkpoint is chosen by a score); the test split is read
+    # once, here, to report them
     meta = {"arch": arch, "dataset": dataset, "data_root": str(data_root) if data_root else None,
             "in_shape": list(data.in_shape), "classes": data.classes, "epochs": epochs, "batch_size": batch_size,
-            "lr": lr, "seed": seed, "resumed_from_epoch": start, "test_accuracy": acc,
+            "lr": lr, "seed": seed, "resumed_from_epoch": start,
+            "splits": {"train": len(data.y_train), "val": len(data.y_val), "test": len(data.y_test)},
+            "val_accuracy": evaluate(model, data.x_val, data.y_val),
+            "test_accuracy": evaluate(model, data.x_test, data.y_test),
             "weights_sha256": weights_digest(model.state_dict()), "threads": torch.get_num_threads(), "params": sum(p.numel() for p in model.parameters())}
     _save(out / MODEL, model.state_dict())
     write_json(out / META, meta)
@@ -134,6 +140,10 @@ class TrainedModel:
                                                        "(train one with `axforge model train`)")
         try:
             self.meta = json.loads((d / META).read_text())
+            if "splits" not in self.meta:
+                raise AxforgeError(f"Model directory {d} must come from a trainer that held out a validation "
+                                   "split (its meta.json lists no 'splits'): train it again with `axforge model "
+                                   "train`")
             self.model = build_model(self.meta["arch"], self.meta["in_shape"], self.meta["classes"])
             self.model.load_state_dict(torch.load(d / MODEL, weights_only=True))
         except (ValueError, KeyError, RuntimeError) as exc:

@@ -109,8 +109,11 @@ class NetworkEvaluator:
     """The quality metric (default top-1 accuracy) of a trained network under a mapping; calibrated
     once, cached on disk by content hash.
 
-    ``metric``: a name in :data:`axforge.models.quality.QUALITY`, applied to the network's outputs on
-    the test set and the test targets; ``metric_options`` go to it (e.g. ``{"bound": 0.1}``).
+    A search sees the **validation** split only (``limit``: its first N images); :meth:`held_out`
+    measures a chosen mapping once on the test split, to report it.
+
+    ``metric``: a name in :data:`axforge.models.quality.QUALITY`, applied to the network's outputs and
+    the targets; ``metric_options`` go to it (e.g. ``{"bound": 0.1}``).
     """
 
     def __init__(self, trained, config, limit=None, calib_batches=4, metric="top1", metric_options=None):
@@ -119,11 +122,11 @@ class NetworkEvaluator:
         self.metric = QUALITY.lookup(metric, "Quality metric")
         self.metric_options = dict(metric_options or {})
         self.data = trained.data
-        self.x, self.y = self.data.x_test[:limit], self.data.y_test[:limit]
+        self.x, self.y = self.data.x_val[:limit], self.data.y_val[:limit]
         self.qmodel, self.report = approximate(trained.model, {}, trained.calib_batches(calib_batches), config)
         h = hashlib.sha256()
         h.update((trained.directory / "model.pt").read_bytes())
-        key = {"meta": trained.meta, "config": repr(config), "limit": limit, "calib": calib_batches}
+        key = {"meta": trained.meta, "config": repr(config), "limit": limit, "calib": calib_batches, "split": "val"}
         if metric != "top1" or self.metric_options:      # top-1 keeps the cache entries it always had
             key["metric"] = [metric, self.metric_options]
         h.update(json.dumps(key, sort_keys=True).encode())
@@ -154,12 +157,21 @@ class NetworkEvaluator:
         write_verified(entry, {"accuracy": acc, "mapping": mstr})
         return acc
 
-    def measure(self, model, batch_size=500):
-        """The metric of ``model`` on the test set (outputs computed in batches, in eval mode)."""
+    def held_out(self, mapping):
+        """The metric of the network under ``mapping`` on the whole test split (not cached: it is read
+        once per reported mapping, after the search)."""
+        from axforge.models.layers import remap
+        remap(self.qmodel, {k: v for k, v in mapping.items() if v is not None})
+        return self.measure(self.qmodel, x=self.data.x_test, y=self.data.y_test)
+
+    def measure(self, model, batch_size=500, x=None, y=None):
+        """The metric of ``model`` on the validation split, or on ``x``, ``y`` (outputs computed in
+        batches, in eval mode)."""
         import torch
 
         from axforge.models.train import batches
+        x, y = (self.x, self.y) if x is None else (x, y)
         model.eval()
         with torch.no_grad():
-            outs = [model(xb) for (xb,) in batches(self.x, size=batch_size)]
-        return self.metric(torch.cat(outs) if outs else torch.zeros(0), self.y, **self.metric_options)
+            outs = [model(xb) for (xb,) in batches(x, size=batch_size)]
+        return self.metric(torch.cat(outs) if outs else torch.zeros(0), y, **self.metric_options)

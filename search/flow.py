@@ -58,12 +58,15 @@ def map_flow(model_dir, bank_path=None, budget=200, algos=("autoapprox",), targe
     primary = algos[0]
     command = "axforge map " + " ".join(shlex.quote(a) for a in _argv_hint(model_dir, bank_path, budget, algos,
                                                                           target, out))
-    picks = write_report(out, problem, results, primary, bank, pick, command)
-    summary = {"target_accuracy": problem.target, "exact_accuracy": problem.exact_accuracy,
+    picks, tests, exact_test = write_report(out, problem, results, primary, bank, pick, command,
+                                            held_out=lambda choice: evaluator.held_out(problem.mapping(choice)))
+    summary = {"split": {"search": "val", "images": len(evaluator.y), "test_images": len(evaluator.data.y_test)},
+               "target_accuracy": problem.target, "exact_accuracy": problem.exact_accuracy,
+               "exact_test_accuracy": exact_test,
                "evaluations": {a: len(r.evaluations) for a, r in results.items()},
                "network_evaluations": evaluator.calls, "cache_hits": evaluator.cache_hits,
-               "picks": {k: {"accuracy": e.accuracy, "energy_pj": e.energy_pj, "area_um2": e.area_um2}
-                         for k, e in picks.items()}}
+               "picks": {k: {"accuracy": e.accuracy, "test_accuracy": tests.get(k), "energy_pj": e.energy_pj,
+                             "area_um2": e.area_um2} for k, e in picks.items()}}
     if pick not in picks:
         summary["chip"] = None
         summary["note"] = "no evaluated mapping met the target within the area budget: no chip emitted"

@@ -110,8 +110,26 @@ def _convergence_plot(results, path):
     _png(fig, path)
 
 
-def write_report(out, problem, results, primary, bank=None, pick="S", command=""):
-    """Write evaluations.csv, pareto.{json,csv,png}, convergence.png and report.md; returns the picks."""
+def held_out_scores(problem, picks, held_out):
+    """``{pick name: test-split quality}`` and the all-exact network's, from ``held_out(choice)``:
+    each distinct mapping measured once, after the search chose it on the validation split."""
+    if held_out is None:
+        return {}, None
+    memo = {}
+    for e in picks.values():
+        if e.choice not in memo:
+            memo[e.choice] = float(held_out(e.choice))
+    exact = problem.all_exact()
+    exact_test = float(held_out(exact)) if exact is not None else None
+    return {k: memo[e.choice] for k, e in picks.items()}, exact_test
+
+
+def write_report(out, problem, results, primary, bank=None, pick="S", command="", held_out=None):
+    """Write evaluations.csv, pareto.{json,csv,png}, convergence.png and report.md; returns
+    ``(picks, test scores of the picks, test score of the all-exact network)``.
+
+    Every accuracy the search saw is on the validation split; ``held_out(choice)`` measures a
+    chosen mapping on the test split, once per pick (reported next to its validation figure)."""
     out = Path(out)
     rows = []
     for algo, r in results.items():
@@ -129,12 +147,17 @@ def write_report(out, problem, results, primary, bank=None, pick="S", command=""
     atomic_write_text(out / "evaluations.csv", buf.getvalue())
     front = front_of(problem, results[primary].evaluations)
     picks = pick_points(problem, results[primary].evaluations)
+    tests, exact_test = held_out_scores(problem, picks, held_out)
+    pick_rows = {k: {**_row(problem, e, primary), **({"test_accuracy": round(tests[k], 6)} if k in tests else {})}
+                 for k, e in picks.items()}
     write_json(out / "pareto.json", {
+        "split": "accuracies are on the validation split; picks also carry test_accuracy (held-out test split)",
         "target_accuracy": problem.target, "exact_accuracy": problem.exact_accuracy,
+        "exact_test_accuracy": exact_test,
         "area_budget_um2": problem.area_budget, "algo": primary,
         "candidates": [c.to_dict() for c in problem.candidates], "layers": problem.layers,
         "macs": problem.macs.tolist(), "pareto": [_row(problem, e, primary) for e in front],
-        "picks": {k: _row(problem, e, primary) for k, e in picks.items()},
+        "picks": pick_rows,
         "comparison": {a: summary(problem, r) for a, r in results.items()}})
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=fields[:1] + fields[2:])
@@ -145,8 +168,9 @@ def write_report(out, problem, results, primary, bank=None, pick="S", command=""
     atomic_write_text(out / "pareto.csv", buf.getvalue())
     _pareto_plot(problem, results, primary, out / "pareto.png")
     _convergence_plot(results, out / "convergence.png")
-    atomic_write_text(out / "report.md", _markdown(problem, results, primary, picks, pick, command))
-    return picks
+    atomic_write_text(out / "report.md", _markdown(problem, results, primary, picks, pick, command, tests,
+                                                   exact_test))
+    return picks, tests, exact_test
 
 
 def summary(problem, r):
@@ -155,15 +179,19 @@ def summary(problem, r):
             "best_feasible_energy_pj": min(best) if best else None, "feasible": len(best), "seed": r.seed}
 
 
-def _markdown(problem, results, primary, picks, pick, command):
+def _markdown(problem, results, primary, picks, pick, command, tests=None, exact_test=None):
+    tests = tests or {}
     e0 = problem.energy(problem.all_exact()) if problem.all_exact() else float("nan")
     lines = ["# AutoApprox mapping report", ""]
     if command:
         lines += ["```", command, "```", ""]
+    held = f", test {100 * exact_test:.2f} %" if exact_test is not None else ""
     lines += [f"* layers: {problem.n_layers}, candidate arrays: {problem.n_choices} "
               f"({problem.size:.3g} mappings)",
-              f"* exact 8-bit network accuracy: {100 * (problem.exact_accuracy or float('nan')):.2f} %; "
-              f"target: {100 * problem.target:.2f} %",
+              "* the search sees the validation split only; the picks are measured once more on the held-out "
+              "test split",
+              f"* exact 8-bit network accuracy: validation {100 * (problem.exact_accuracy or float('nan')):.2f} %"
+              f"{held}; target (validation): {100 * problem.target:.2f} %",
               f"* all-exact energy: {e0 / 1e3:.3f} nJ per inference; area budget: "
               f"{problem.area_budget or 'none'}", "",
               "## Candidate arrays (PPA flow, array level)", "",
@@ -171,13 +199,15 @@ def _markdown(problem, results, primary, picks, pick, command):
     for c in problem.candidates:
         lines.append(f"| `{c.name}` | {c.energy_pj_per_mac:.4f} | {c.mult_energy_pj:.4f} | {c.area_um2:.1f} |")
     lines += ["", f"## Picks ({primary})", "",
-              "| pick | accuracy % | energy nJ | vs exact | area um2 | arrays on chip |", "|---|---|---|---|---|---|"]
+              "| pick | validation accuracy % | test accuracy % | energy nJ | vs exact | area um2 | arrays on chip |",
+              "|---|---|---|---|---|---|---|"]
     for name, e in picks.items():
         arrays = ", ".join(f"`{problem.candidates[i].name}`" for i in problem.arrays(e.choice))
-        lines.append(f"| {name}{' (chosen)' if name == pick else ''} | {100 * e.accuracy:.2f} | "
+        test = f"{100 * tests[name]:.2f}" if name in tests else "-"
+        lines.append(f"| {name}{' (chosen)' if name == pick else ''} | {100 * e.accuracy:.2f} | {test} | "
                      f"{e.energy_pj / 1e3:.3f} | {e.energy_pj / e0:.3f} | {e.area_um2:.0f} | {arrays} |")
     if not picks:
-        lines.append("| - | no evaluated mapping met the target within the area budget | | | | |")
+        lines.append("| - | no evaluated mapping met the target within the area budget | | | | | |")
     lines += ["", "Mapping of each pick:", ""]
     for name, e in picks.items():
         lines.append(f"* **{name}**: " + ", ".join(f"{l}: `{problem.candidates[c].name}`"

@@ -80,7 +80,7 @@ def test_sensitivity_json_and_heatmap(trained, tmp_path):
             mapping = tmp_path / "one.yaml"
             mapping.write_text(f"{layer}: {mult}\n")
             assert main(["model", "eval", str(trained), "--mapping", str(mapping), "--limit", "120",
-                         "--json", str(tmp_path / "one.json")]) == 0
+                         "--split", "val", "--json", str(tmp_path / "one.json")]) == 0
             assert json.loads((tmp_path / "one.json").read_text())["accuracy"] == acc, (layer, mult)
     assert len({v for row in res["accuracy"].values() for v in row.values()}) > 1
     assert (out / "sensitivity.png").read_bytes()[:4] == b"\x89PNG"

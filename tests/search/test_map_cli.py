@@ -106,3 +106,34 @@ def test_unreachable_target_fails_before_pricing_the_arrays(model_dir, tmp_path,
                  "-q"]) == 2
     assert "Target accuracy must be at most the exact network's" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_search_selects_on_validation_and_reports_the_test_split(model_dir, bank, tmp_path, capsys):
+    """Every accuracy the search journals is the validation split's; the picks carry their held-out
+    test accuracy, measured on the test split after the search (each equals `model eval` on it)."""
+    from axforge.hdl.arith import MultSpec
+    from axforge.models.layers import QuantConfig, approximate
+    from axforge.models.train import evaluate, load_trained
+    from axforge.search.bank import NetworkEvaluator
+    out = tmp_path / "map"
+    assert main(["map", "--model", str(model_dir), "--bank", str(bank), "--budget", "8", "--target", "loss=2",
+                 "--no-check", "-o", str(out), "-q"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    trained = load_trained(model_dir)
+    exact, _ = approximate(trained.model, {}, trained.calib_batches(4), QuantConfig())
+    data = trained.data
+    assert summary["exact_accuracy"] == evaluate(exact, data.x_val, data.y_val)
+    assert summary["exact_test_accuracy"] == evaluate(exact, data.x_test, data.y_test)
+    assert summary["split"] == {"search": "val", "images": len(data.y_val), "test_images": len(data.y_test)}
+    ev = NetworkEvaluator(trained, QuantConfig())
+    picks = json.loads((out / "pareto.json").read_text())["picks"]
+    for name, p in picks.items():
+        mapping = {layer: None if spec.startswith("exact") else MultSpec.parse(spec)
+                   for layer, spec in p["mapping"].items()}
+        assert summary["picks"][name]["test_accuracy"] == ev.held_out(mapping)
+        assert p["test_accuracy"] == round(ev.held_out(mapping), 6)
+        assert p["accuracy"] == round(summary["picks"][name]["accuracy"], 6)
+    report = (out / "report.md").read_text()
+    assert "| pick | validation accuracy % | test accuracy % |" in report
+    printed = capsys.readouterr().out
+    assert f"search on {len(data.y_val)} validation images" in printed
