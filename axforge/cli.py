@@ -318,6 +318,7 @@ def cmd_demo(args):
     from axforge.generators.emit import emit_verilog
     from axforge.hdl.arith import MultSpec
     t0 = time.perf_counter()
+    stages = []
     out = Path(args.output)
     specs = [MultSpec.parse(s) for s in DEMO_SPECS]
     print("== 1/4 multipliers: RTL LUTs, error metrics, PPA", flush=True)
@@ -328,6 +329,7 @@ def cmd_demo(args):
     for r in rows:
         print(f"{r['spec'][:38]:38s} {r['mae_pct']:8.4f} {r['wce_pct']:8.4f} {r['ep_pct']:7.2f} "
               f"{r['area_um2']:7.1f} {r['delay_ns']:6.3f} {r['energy_pj_per_op']:7.4f}")
+    stages.append(("multipliers", time.perf_counter() - t0))
     print("== 2/4 network: ResNet-8 on the scikit-learn digits", flush=True)
     model_dir = out / "resnet8"
     from axforge.models.train import train_model, weights_digest
@@ -344,6 +346,7 @@ def cmd_demo(args):
         meta = train_model("resnet8", "digits", model_dir, epochs=10, progress=not args.quiet)
         print(f"trained resnet8: validation accuracy {100 * meta['val_accuracy']:.2f} %, "
               f"test {100 * meta['test_accuracy']:.2f} % (weights {meta['weights_sha256'][:12]})")
+    stages.append(("network", time.perf_counter() - t0 - sum(t for _, t in stages)))
     print("== 3/4 search: AutoApprox vs random, no accuracy loss, 4x4 arrays of the built-in bank", flush=True)
     from axforge.search.flow import map_flow
 
@@ -352,8 +355,10 @@ def cmd_demo(args):
                        seed=0, resume=True, progress=not args.quiet)
     print("== 4/4 chosen chip: Verilog emitted, one layer checked in cocotb", flush=True)
     print_summary(summary, out / "map")
+    stages.append(("search + chip", time.perf_counter() - t0 - sum(t for _, t in stages)))
     print(f"demo outputs under {out}/: char/ (library.csv, pareto_*.png, heatmaps/), resnet8/, map/ "
-          f"(report.md, pareto.png, chip/); {time.perf_counter() - t0:.0f} s")
+          f"(report.md, pareto.png, chip/); {time.perf_counter() - t0:.0f} s ("
+          + ", ".join(f"{name} {t:.0f} s" for name, t in stages) + ")")
     return 0
 
 
@@ -476,7 +481,23 @@ def build_parser():
     return p
 
 
+def _pin_blas():
+    """numpy's and scipy's OpenBLAS choose their kernels per CPU, so the search's Gaussian process
+    would differ in its last bits between machines; on every x86 CPU with AVX2 the same (Haswell)
+    kernels run instead. Only before numpy is loaded, and never against the user's own setting."""
+    if "numpy" in sys.modules or "OPENBLAS_CORETYPE" in os.environ:
+        return
+    try:
+        with open("/proc/cpuinfo") as f:
+            avx2 = " avx2" in f.read()
+    except OSError:
+        return
+    if avx2:
+        os.environ["OPENBLAS_CORETYPE"] = "Haswell"
+
+
 def main(argv=None):
+    _pin_blas()
     parser = build_parser()
     args = parser.parse_args(argv)
     for key in ("width", "a_width", "b_width"):

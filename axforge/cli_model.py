@@ -16,7 +16,8 @@ def _config(args):
 def cmd_model_train(args):
     from axforge.models.train import train_model
     meta = train_model(args.arch, args.dataset, args.output, epochs=args.epochs, batch_size=args.batch_size,
-                       lr=args.lr, seed=args.seed, data_root=args.data, progress=not args.quiet)
+                       lr=args.lr, seed=args.seed, data_root=args.data, progress=not args.quiet,
+                       threads=args.threads)
     print(f"{meta['arch']} on {meta['dataset']}: validation accuracy {100 * meta['val_accuracy']:.2f} %, "
           f"test {100 * meta['test_accuracy']:.2f} % "
           f"after {meta['epochs']} epochs ({meta['params']} parameters, weights {meta['weights_sha256'][:12]}); "
@@ -100,6 +101,8 @@ def add_model_parser(sub):
     tr.add_argument("--batch-size", type=int, default=64)
     tr.add_argument("--lr", type=float, default=0.05)
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--threads", type=int, help="training threads (default $AXFORGE_TRAIN_THREADS or 1); "
+                                                "the same seed and threads give the same weights on any AVX2 CPU")
     tr.add_argument("-o", "--output", required=True)
     tr.add_argument("-q", "--quiet", action="store_true")
     tr.set_defaults(func=cmd_model_train)

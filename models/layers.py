@@ -372,7 +372,11 @@ class LayerReport:
 
 
 def calibrate(model, batches):
-    """Run calibration batches through ``model``'s approximate layers (sets activation ranges and MACs)."""
+    """Run calibration batches through ``model``'s approximate layers (sets activation ranges and MACs).
+
+    The float forward runs in float64 (the model is converted and back, losslessly): another CPU's
+    float32 kernels sum in another order, and float64 keeps that difference below what rounding the
+    observed ranges to float32 can see, so the scales and zero points are the same on every machine."""
     layers = approx_layers(model)
     hooks = []
     for _, m in layers:
@@ -384,16 +388,18 @@ def calibrate(model, batches):
         hooks.append(m.register_forward_pre_hook(hook))
     was_training = model.training
     model.eval()
+    model.double()
     seen = 0
     try:
         with torch.no_grad():
             for batch in batches:
                 x = batch[0] if isinstance(batch, (tuple, list)) else batch
-                model(x)
+                model(x.double())
                 seen += 1
     finally:
         for h in hooks:
             h.remove()
+        model.float()
         model.train(was_training)
     if not seen:
         raise AxforgeError("Calibration needs at least one batch, got none")

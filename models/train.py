@@ -3,6 +3,7 @@
 import hashlib
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +32,7 @@ def _save(path, obj):
 def weights_digest(state_dict):
     """sha256 of a state dict's names, dtypes, shapes and values: the same weights give the same digest.
 
-    Float training is reproducible on one CPU kind and thread count; another may train other
-    weights from the same seed, and the digest tells the two apart."""
+    Two runs that trained the same weights have the same digest (see :func:`train_model`)."""
     h = hashlib.sha256()
     for name, t in state_dict.items():
         t = t.detach().cpu().contiguous()
@@ -61,9 +61,57 @@ def evaluate(model, x, y, batch_size=500):
     return correct / max(1, len(y))
 
 
+def _cpu_has_avx2():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " avx2" in f.read()
+    except OSError:
+        return False
+
+
+def pinned_kernels(threads):
+    """The environment of the training process: the same float kernels on every x86 CPU with AVX2.
+
+    ATen's vectorised kernels at the AVX2 level (an AVX-512 machine would otherwise run its AVX-512
+    ones), MKL in its conditional-numerical-reproducibility mode ``COMPATIBLE`` (the same code path
+    on every CPU), oneDNN and NNPACK off (their kernels are picked per CPU), and a fixed thread count
+    (reductions split by thread). Trained weights then depend on the seed and ``threads``, not on
+    the machine."""
+    return {"ATEN_CPU_CAPABILITY": "avx2" if _cpu_has_avx2() else "default", "MKL_CBWR": "COMPATIBLE",
+            "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "AXFORGE_TRAIN_CHILD": "1"}
+
+
+def train_threads(threads=None):
+    """The trainer's thread count: ``threads``, else ``$AXFORGE_TRAIN_THREADS``, else 1."""
+    value = threads if threads is not None else os.environ.get("AXFORGE_TRAIN_THREADS", "1")
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if isinstance(value, bool) or n < 1:
+        raise bad_value("Training threads (--threads / AXFORGE_TRAIN_THREADS)", value, "an integer >= 1")
+    return n
+
+
+def _child(conn, kwargs):
+    """The pinned training process: report the meta dict, or the error, through ``conn``."""
+    try:
+        conn.send(("ok", _train(**kwargs)))
+    except AxforgeError as exc:
+        conn.send(("error", str(exc)))
+    except BaseException as exc:  # noqa: BLE001 - a crash becomes the parent's error, with its type
+        conn.send(("crash", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
 def train_model(arch, dataset="digits", out_dir="out/model", epochs=30, batch_size=64, lr=0.05, seed=0,
-                data_root=None, progress=True, resume=True):
+                data_root=None, progress=True, resume=True, threads=None):
     """Train ``arch`` on ``dataset`` and write ``model.pt`` + ``meta.json`` to ``out_dir``.
+
+    Training runs in a child process with pinned float kernels (:func:`pinned_kernels`), so the
+    same seed and thread count (``threads``, default 1: the small networks here train fastest on
+    one) give the same weights on any x86 CPU with AVX2; ``meta.json`` records the kernels.
 
     The progress bar shows the validation accuracy after each epoch; the
     weights kept are the last epoch's, and ``meta.json`` reports them on the
@@ -76,15 +124,49 @@ def train_model(arch, dataset="digits", out_dir="out/model", epochs=30, batch_si
     one-cycle schedule depends on all of them. ``meta.json`` records the epoch
     the run resumed from (``resumed_from_epoch``, 0 for a fresh run).
     """
-    from tqdm import tqdm
     for key, v, lo in (("epochs", epochs, 1), ("batch_size", batch_size, 1)):
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
             raise bad_value(f"Training option '{key}'", v, f"an integer >= {lo}")
+    threads = train_threads(threads)
+    kwargs = dict(arch=arch, dataset=dataset, out_dir=str(out_dir), epochs=epochs, batch_size=batch_size, lr=lr,
+                  seed=seed, data_root=data_root, progress=progress, resume=resume, threads=threads)
+    if os.environ.get("AXFORGE_TRAIN_CHILD") == "1":
+        return _train(**kwargs)
+    import multiprocessing as mp
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    saved = dict(os.environ)
+    os.environ.update(pinned_kernels(threads))
+    try:
+        proc = ctx.Process(target=_child, args=(child, kwargs))
+        proc.start()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    child.close()
+    try:
+        status, value = parent.recv()
+    except EOFError:
+        status, value = "crash", "the training process ended without a result"
+    proc.join()
+    if status == "ok":
+        return value
+    if status == "error":
+        raise AxforgeError(value)
+    raise RuntimeError(f"Training failed in its process (exit {proc.exitcode}): {value}")
+
+
+def _train(arch, dataset, out_dir, epochs, batch_size, lr, seed, data_root, progress, resume, threads):
+    from tqdm import tqdm
+    torch.set_num_threads(threads)
+    torch.backends.mkldnn.enabled = False
+    torch.backends.nnpack.set_flags(False)
     seed_everything(seed)
     data = load_dataset(dataset, data_root, seed)
     model = build_model(arch, data.in_shape, data.classes)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * -(-len(data.y_train) // batch_size))
+    steps = epochs * -(-len(data.y_train) // batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
     out = Path(out_dir)
     start = 0
     if resume and (out / CKPT).exists():
@@ -124,7 +206,10 @@ def train_model(arch, dataset="digits", out_dir="out/model", epochs=30, batch_si
             "splits": {"train": len(data.y_train), "val": len(data.y_val), "test": len(data.y_test)},
             "val_accuracy": evaluate(model, data.x_val, data.y_val),
             "test_accuracy": evaluate(model, data.x_test, data.y_test),
-            "weights_sha256": weights_digest(model.state_dict()), "threads": torch.get_num_threads(), "params": sum(p.numel() for p in model.parameters())}
+            "weights_sha256": weights_digest(model.state_dict()), "threads": torch.get_num_threads(),
+            "kernels": {"aten": torch.backends.cpu.get_cpu_capability(), "mkl_cbwr": os.environ.get("MKL_CBWR"),
+                        "onednn": torch.backends.mkldnn.enabled, "nnpack": bool(torch._C._get_nnpack_enabled())},
+            "params": sum(p.numel() for p in model.parameters())}
     _save(out / MODEL, model.state_dict())
     write_json(out / META, meta)
     return meta

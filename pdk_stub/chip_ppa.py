@@ -30,7 +30,7 @@ from .gate import flow_digest, gate_level
 from .pdk import default_pdk
 from .ppa import ppa
 
-__all__ = ["chip_ppa", "default_workload", "load_workload", "MULT_STREAM_MAX"]
+__all__ = ["chip_ppa", "is_cached", "default_workload", "load_workload", "MULT_STREAM_MAX"]
 
 MULT_STREAM_MAX = 65536
 _timing = {}
@@ -75,6 +75,20 @@ def _mult_pairs(chip, x, w):
     return np.concatenate(pairs)[:MULT_STREAM_MAX]
 
 
+def _entry(chip, pdk, workload, route):
+    """The workload (validated), its digest and the cache entry of ``chip_ppa(chip, pdk, workload, route)``."""
+    x, w = default_workload(chip) if workload is None else check_workload(chip, *workload)
+    wl_sha = hashlib.sha256(x.tobytes() + b"|" + w.tobytes() + str(x.shape + w.shape).encode()).hexdigest()
+    key = sha256_text(f"chipppa|{chip.content_hash}|{pdk.digest}|{wl_sha}|{route}|{flow_digest()}")
+    return x, w, wl_sha, cache_dir() / "chipppa" / f"{key}.json"
+
+
+def is_cached(chip, pdk=None, workload=None, route=0):
+    """Whether :func:`chip_ppa` would read its result from the cache (a verified entry) instead of
+    running the flow."""
+    return read_verified(_entry(chip, pdk or default_pdk(), workload, route)[3]) is not None
+
+
 def chip_ppa(chip, pdk=None, workload=None, route=0, freq_mhz=500.0, out_dir=None, label="uniform"):
     """PPA of a chip: area, delay, leakage, energy per MAC on array ``route``, and the multiplier's alone."""
     pdk = pdk or default_pdk()
@@ -82,10 +96,7 @@ def chip_ppa(chip, pdk=None, workload=None, route=0, freq_mhz=500.0, out_dir=Non
         raise AxforgeError(f"Route must be an array index between 0 and {len(chip.mult_specs) - 1}, not {route!r}")
     if not (isinstance(freq_mhz, (int, float)) and 0 < freq_mhz <= 100000):
         raise AxforgeError(f"freq_mhz must be a number in (0, 100000], not {freq_mhz!r}")
-    x, w = default_workload(chip) if workload is None else check_workload(chip, *workload)
-    wl_sha = hashlib.sha256(x.tobytes() + b"|" + w.tobytes() + str(x.shape + w.shape).encode()).hexdigest()
-    key = sha256_text(f"chipppa|{chip.content_hash}|{pdk.digest}|{wl_sha}|{route}|{flow_digest()}")
-    entry = cache_dir() / "chipppa" / f"{key}.json"
+    x, w, wl_sha, entry = _entry(chip, pdk, workload, route)
     result = read_verified(entry)
     if result is None:
         wl = MatmulTiles(x, w, route, pdk)

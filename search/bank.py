@@ -87,18 +87,43 @@ def load_bank(path_or_none):
     return BankSpec.from_dict(read_yaml(p, "Bank file"), f"bank {p}")
 
 
-def bank_candidates(bank, progress=True):
-    """One :class:`Candidate` per multiplier: array-level energy/MAC and area from the PPA flow (cached)."""
+def _price(chip_dict):
+    """One array's PPA in a worker process (its result lands in the cache the parent reads)."""
+    from axforge import toolenv
+    from axforge.generators.chip import ChipSpec
+    from axforge.pdk_stub.chip_ppa import chip_ppa
+    toolenv.setup()
+    chip_ppa(ChipSpec.from_dict(chip_dict, "bank"))
+
+
+def bank_candidates(bank, progress=True, jobs=None):
+    """One :class:`Candidate` per multiplier: array-level energy/MAC and area from the PPA flow (cached).
+
+    Arrays not in the cache are priced ``jobs`` at a time (default: one per core) in worker
+    processes: Yosys and the gate-level simulation dominate, and each array is independent."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     from tqdm import tqdm
 
     from axforge.generators.chip import ChipSpec
-    from axforge.pdk_stub.chip_ppa import chip_ppa
+    from axforge.pdk_stub.chip_ppa import chip_ppa, is_cached
+    chips = [None if given else ChipSpec.from_dict(bank.chip_dict([spec], "cand"), "bank")
+             for spec, given in zip(bank.specs, bank.given)]
+    todo = [c for c in chips if c is not None and not is_cached(c)]
+    jobs = min(jobs or os.cpu_count() or 1, len(todo))
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(_price, c.to_dict()) for c in todo]
+            for f in tqdm(futures, desc=f"array PPA ({jobs} processes)", disable=not progress):
+                f.result()
     out = []
-    for spec, given in tqdm(list(zip(bank.specs, bank.given)), desc="array PPA", disable=not progress):
+    for spec, given, chip in tqdm(list(zip(bank.specs, bank.given, chips)), desc="array PPA",
+                                  disable=not progress or jobs > 1):
         if given:
             out.append(Candidate(spec, given["energy_pj_per_mac"], given["area_um2"]))
             continue
-        chip = ChipSpec.from_dict(bank.chip_dict([spec], "cand"), "bank")
         r = chip_ppa(chip)
         out.append(Candidate(spec, float(r["energy_pj_per_mac"]), float(r["area_um2"]),
                              float(r.get("mult_energy_pj_per_op", float("nan")))))

@@ -213,4 +213,12 @@ class AutoApprox(LayerwiseAlgorithm):
         ei = np.maximum(0.0, f_best - f).mean(axis=1)
         if not ei.max() > 0:           # nothing expected to improve: the most likely feasible, cheapest
             ei = -(base + np.expm1(np.minimum(50.0, self.gamma * np.maximum(0.0, p.shortfall(mu, level)))))
-        return cands[int(np.argmax(ei))]
+        return cands[_argmax_stable(ei)]
+
+
+def _argmax_stable(values, digits=9):
+    """The index of the largest value after rounding to ``digits`` significant digits of the largest
+    magnitude (the first on a tie): the GP's last bits differ between CPUs' BLAS kernels, and must
+    not decide which mapping is evaluated next."""
+    scale = float(np.max(np.abs(values))) or 1.0
+    return int(np.argmax(np.round(np.asarray(values) / scale, digits)))

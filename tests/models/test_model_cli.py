@@ -27,7 +27,9 @@ def test_train_writes_checkpoint_and_resumes(trained, capsys):
 
 def test_an_interrupted_run_resumes_to_the_uninterrupted_weights(tmp_path, monkeypatch):
     """Stopped after its first epoch, a run picks up at epoch 1 and ends bit for bit where an
-    uninterrupted run ends; a checkpoint of other settings is not resumed."""
+    uninterrupted run ends; a checkpoint of other settings is not resumed. (The runs train in this
+    process, as the pinned training process does, so that the interruption can be injected.)"""
+    monkeypatch.setenv("AXFORGE_TRAIN_CHILD", "1")
     full = train.train_model("mlp", epochs=3, out_dir=tmp_path / "full", progress=False)
     real, calls = train.evaluate, []
 
