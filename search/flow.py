@@ -116,7 +116,8 @@ def _worker(args, algo, budget, seed, storage, name, resume, index, ready):
 
 
 def _parallel(jobs, args, algo, budget, seed, storage, name, resume):
-    """``jobs`` local worker processes sharing the study (Optuna storage) until it holds ``budget`` trials."""
+    """``jobs`` local worker processes sharing the study (Optuna storage) until it holds ``budget`` complete
+    trials; they claim each mapping before evaluating it, so none is evaluated twice (search/study.py)."""
     import multiprocessing as mp
 
     from .study import open_study
