@@ -29,12 +29,24 @@ def candidates(specs):
     return bank_candidates(BankSpec.from_dict({"rows": 4, "cols": 4, "multipliers": specs}), progress=False)
 
 
-def trained(arch, epochs, hidden=None):
+def _mlp6(in_shape, classes):
     from axforge.models import zoo
+    return zoo.MLP(in_shape, classes, hidden=(48, 48, 48, 48, 48))
+
+
+def _register():
+    """The 6-layer MLP of the small instance, registered when this file is imported: the trainer's
+    process (a fresh interpreter) imports it too and finds the architecture."""
+    from axforge.models import zoo
+    if "mlp6" not in zoo.ARCHS:
+        zoo.ARCHS.register("mlp6", _mlp6)
+
+
+_register()
+
+
+def trained(arch, epochs):
     from axforge.models.train import load_trained, train_model
-    if hidden:
-        if arch not in zoo.ARCHS:
-            zoo.ARCHS.register(arch, lambda s, k: zoo.MLP(s, k, hidden=hidden))
     d = WORK / arch
     if not (d / "model.pt").exists():
         train_model(arch, "digits", d, epochs=epochs, progress=False)
@@ -46,7 +58,7 @@ def small_instance():
     from axforge.search.bank import NetworkEvaluator
     from axforge.search.problem import MappingProblem
     from axforge.search.study import run_search
-    tm = trained("mlp6", 30, hidden=(48, 48, 48, 48, 48))
+    tm = trained("mlp6", 30)
     ev = NetworkEvaluator(tm, QuantConfig())
     cands = candidates(["exact:8x8u:arch=dadda", "trunc:8x8u:k=6,comp=const", "drum:8x8u:k=4", "mitchell:8x8u:ec=1"])
 
