@@ -385,7 +385,10 @@ def run_search(problem, algo="autoapprox", budget=200, seed=0, storage=None, stu
                                "pass --resume to continue it, or use another output folder")
         if shared and resume:
             retry = study.release(worker)      # its interrupted evaluations: free again, and first in line
-        resumed = sync(replay=True)
+        # a study that already holds the budget is read back without re-issuing the asks: none
+        # follows, so the algorithm's sequence need not stay in step (a finished search reloads in
+        # seconds instead of refitting every surrogate)
+        resumed = sync(replay=shared or existing < budget)
     bar = tqdm(total=budget, initial=min(budget, len(evals)), desc=f"search {algo}", disable=not progress)
 
     def repeat(params):
