@@ -27,19 +27,20 @@ def cmd_model_train(args):
 
 def cmd_model_eval(args):
     from axforge.generators.spec import load_mapping
-    from axforge.models.layers import approximate
+    from axforge.models.layers import approximate, mapping_report
     from axforge.models.train import evaluate, load_trained
     trained = load_trained(args.model_dir)
     mapping = load_mapping(args.mapping) if args.mapping else {}
     config = _config(args)
     x, y = trained.data.split(args.split)
     x, y = x[:args.limit], y[:args.limit]
-    qmodel, report = approximate(trained.model, mapping, trained.calib_batches(args.calib_batches), config)
+    qmodel, _ = approximate(trained.model, mapping, trained.calib_batches(args.calib_batches), config)
     exact, _ = approximate(trained.model, {}, trained.calib_batches(args.calib_batches), config)
     result = {"float_accuracy": evaluate(trained.model, x, y), "exact_accuracy": evaluate(exact, x, y),
               "accuracy": evaluate(qmodel, x, y), "images": len(y), "split": args.split,
-              "mapping": {k: str(v) for k, v in mapping.items()},
-              "layers": [r.to_dict() for r in report]}
+              "mapping": {k: str(v) for k, v in mapping.items()}}
+    report = mapping_report(qmodel)      # after the run: the paths `auto` chose on this machine
+    result["layers"] = [r.to_dict() for r in report]
     print(f"{'layer':24s} {'multiplier':32s} {'path':8s} {'MACs/img':>10s}")
     for r in report:
         print(f"{r.name:24s} {r.spec[:32]:32s} {r.path:8s} {r.macs:10d}")

@@ -10,12 +10,13 @@ window sums of the codes and :func:`_out_size` a convolution's output size.
 
 import torch
 
-from .int8gemm import _I32_MAX, _imm, _u8_linear
+from .exact import F32_EXACT
+from .int8gemm import _I32_MAX, U8Weights, _imm, _u8_linear
 
 __all__ = []   # internal to the int8 convolution (:mod:`.convolution`) and the layers
 
-_INT8_MACS_PER_NS = 400.0     # oneDNN int8 GEMM here, 4096 x 4608 x 64
-_BYTES_PER_NS = 30.0          # fitted to the tap sums' and the row gathers' measured times
+_INT8_MACS_PER_NS = 400.0     # oneDNN int8 GEMM on the VNNI machine, 4096 x 4608 x 64
+_BYTES_PER_NS = 30.0          # fitted to the tap sums' and the row gathers' measured times there
 
 
 def _out_size(n, k, stride, dilation):
@@ -83,6 +84,7 @@ class _TapPlan:
         phases = self.phase_taps(kernel, stride, dilation)
         self.phase_list = [ph for ph, _ in phases]
         self.offsets = [[sy * self.Wq + sx for _, sy, sx in tl] for _, tl in phases]   # row shift per tap
+        self.shifts = [[(sy, sx) for _, sy, sx in tl] for _, tl in phases]
         self.rows = B * self.Hq * self.Wq          # rows per phase
         self.pixels = self.rows * len(self.phase_list)
         self.extra = max(max(offs) for offs in self.offsets)
@@ -103,17 +105,34 @@ class _TapPlan:
     def indices(self, codes, padding, pad_code, offset):
         """``code + offset`` of every pixel of the padded input ``codes`` (B, C, H, W) (float32
         integers), channels-last and split into the phase grids the taps read: (P, B, Hq, Wq, C)
-        int32, one pass over ``codes`` (the padding and whole-stride tails hold ``pad_code``)."""
+        int32, one pass over ``codes`` (the padding and whole-stride tails hold ``pad_code``, written
+        around the copied pixels only)."""
         B, C, H, W = codes.shape
-        out = torch.full((len(self.phase_list), B, self.Hq, self.Wq, C), pad_code + offset, dtype=torch.int32)
+        out = torch.empty((len(self.phase_list), B, self.Hq, self.Wq, C), dtype=torch.int32)
         src = codes.permute(0, 2, 3, 1)
+        fill = pad_code + offset
         for k, (py, px) in enumerate(self.phase_list):
             (dy, sy), (dx, sx) = (_phase_slices(n, pad, s, ph) for n, pad, s, ph in
                                   ((H, padding[0], self.sh, py), (W, padding[1], self.sw, px)))
-            dst = out[k, :, dy, dx]
+            grid = out[k]
+            grid[:, :dy.start].fill_(fill)
+            grid[:, dy.stop:].fill_(fill)
+            grid[:, dy, :dx.start].fill_(fill)
+            grid[:, dy, dx.stop:].fill_(fill)
+            dst = grid[:, dy, dx]
             dst.copy_(src[:, sy, sx])
             if offset:
                 dst.add_(offset)
+        return out
+
+    def window_sums(self, grid):
+        """(B, OH, OW) float64: for every output pixel the sum over its taps of ``grid`` (P, B, Hq, Wq),
+        a value per pixel of the phase grids (:meth:`indices`' layout)."""
+        out = None
+        for k, shifts in enumerate(self.shifts):
+            for sy, sx in shifts:
+                part = grid[k, :, sy:sy + self.OH, sx:sx + self.OW]
+                out = part.double() if out is None else out.add_(part)
         return out
 
     def tap_cost(self, cp, n):
@@ -147,14 +166,16 @@ class _TapPlan:
     def unfold_gemm(self, g, rows, w, scratch=None):
         """(B, OH, OW, N) view: the convolution as one GEMM on the unfolded rows (``rows`` from
         :meth:`unfold_rows`) of ``g``, gathered whole, against ``w`` (T*Cp, N) int8, or a
-        :func:`.int8gemm._u8_pack` (``g`` then holds uint8 codes): no rows outside the outputs, no
-        per-tap sums."""
+        :func:`.int8gemm._u8_pack` or :class:`.int8gemm.U8Weights` (``g`` then holds uint8 codes): no
+        rows outside the outputs, no per-tap sums."""
         Cp = g.shape[1]
         T = sum(len(o) for o in self.offsets)
         M = self.B * self.OH * self.OW
         cols = _scratch(scratch, "unfold", M * T * Cp, torch.int8).view(M * T, Cp)
         torch.index_select(g, 0, rows, out=cols)
-        if isinstance(w, tuple):
+        if isinstance(w, U8Weights):
+            out = w.matmul(cols.view(torch.uint8).view(M, T * Cp))
+        elif isinstance(w, tuple):
             out = _u8_linear(cols.view(torch.uint8).view(M, T * Cp), w)
         elif T * Cp * (1 << 14) < _I32_MAX:
             out = torch._int_mm(cols.view(M, T * Cp), w)
@@ -172,11 +193,20 @@ class _TapPlan:
     def conv(self, g, walls, scratch=None):
         """(B, OH, OW, N) int32/int64 view: the convolution of the rows ``g`` with the weights
         ``walls``, per phase (Cp, taps*N) int8 with its taps side by side (:meth:`phase_taps`);
-        its buffer from ``scratch`` when given."""
-        Cp = walls[0].shape[0]
-        N = walls[0].shape[1] // len(self.offsets[0])
-        wide = sum(w.shape[1] // N for w in walls) * Cp * (1 << 14) >= _I32_MAX
-        out = _scratch(scratch, "out", self.rows * N, torch.int64 if wide else torch.int32).view(self.rows, N)
+        its buffer from ``scratch`` when given. With :class:`.int8gemm.U8Weights` walls (the
+        ``u8x7`` route, ``g`` holding uint8 codes) the sums are float32, or float64 where the
+        taps' sum could reach 2^24."""
+        taps = sum(len(o) for o in self.offsets)
+        if isinstance(walls[0], U8Weights):
+            N = walls[0].n // len(self.offsets[0])
+            wide = taps * walls[0].k_terms * walls[0].peak >= F32_EXACT
+            dtype = torch.float64 if wide else torch.float32
+        else:
+            Cp = walls[0].shape[0]
+            N = walls[0].shape[1] // len(self.offsets[0])
+            wide = sum(w.shape[1] // N for w in walls) * Cp * (1 << 14) >= _I32_MAX
+            dtype = torch.int64 if wide else torch.int32
+        out = _scratch(scratch, "out", self.rows * N, dtype).view(self.rows, N)
         first = True
         for k, (wall, offs) in enumerate(zip(walls, self.offsets)):
             base = k * self.rows
@@ -184,7 +214,11 @@ class _TapPlan:
             last = max(offs)
             for r0 in range(0, self.rows, block):
                 r1 = min(self.rows, r0 + block)
-                prod = torch._int_mm(g[base + r0:base + r1 + last], wall)
+                rows = g[base + r0:base + r1 + last]
+                if isinstance(wall, U8Weights):
+                    prod = wall.matmul(rows.view(torch.uint8))
+                else:
+                    prod = torch._int_mm(rows, wall)
                 acc = out[r0:r1]
                 for i, off in enumerate(offs):
                     part = prod[off:off + r1 - r0, i * N:(i + 1) * N]

@@ -9,7 +9,7 @@ the window sums of the codes, a weight-only constant) through one of two routes:
   convolution with C*r input channels on the gathered activation factors);
 * int8 GEMMs on the integer factors' digits (:func:`conv2d_chunks`, layout
   :func:`.i8layout.layout`, geometry :class:`.conv_plan._TapPlan`) where the machine has
-  fast int8 GEMMs (:func:`conv_i8_ok`).
+  an int8 GEMM route, ``int8`` or ``u8x7`` (:func:`conv_i8_ok`, :mod:`.int8gemm`).
 
 A layer that :func:`conv_ok` turns down unfolds its input to matrix products instead.
 Every function takes the :class:`~.lutmm.ProductTable` whose products it sums first.
@@ -19,12 +19,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .conv_plan import _box_sum, _out_size, _TapPlan
+from .conv_plan import _box_sum, _out_size, _scratch, _TapPlan
 from .exact import F32_EXACT, _int_conv, _maxabs
-from .i8layout import _u8_group, gather_groups, layout
-from .int8gemm import _PACKED
+from .i8layout import (
+    _u8_group,
+    _u8x7_group,
+    act_columns,
+    digit_route,
+    gather_groups,
+    group_peak,
+    layout,
+)
+from .int8gemm import _PACKED, U8Weights
 
-__all__ = ["conv2d_parts", "conv2d_chunks", "conv_const", "conv_i8_ok", "conv_centred", "conv_ok"]
+__all__ = ["conv2d_parts", "conv2d_chunks", "conv_const", "conv_i8_ok", "conv_centred", "conv_ok", "conv_variants"]
 
 _CONV_CHUNK_BYTES = 4 << 20   # activation digits per batch chunk of the int8 route (stays in cache)
 # None: each int8 convolution picks tap by tap (:meth:`.conv_plan._TapPlan.conv`) or one GEMM on
@@ -33,20 +41,22 @@ _CONV_CHUNK_BYTES = 4 << 20   # activation digits per batch chunk of the int8 ro
 _UNFOLD = None
 
 
-def conv2d_parts(table, codes, wq, stride, dilation, groups, path, wcache=None, padding=(0, 0), pad_code=0):
+def conv2d_parts(table, codes, wq, stride, dilation, groups, path, wcache=None, padding=(0, 0), pad_code=0,
+                 i8=True):
     """A convolution's accumulators on activation codes (float32 tensor of integers, padded by
     ``padding`` with ``pad_code`` here) and integer weights (O, C/g, kh, kw), through float
     convolutions that are exact by construction (paths ``exact`` and ``lowrank`` with integer
     factors) or int8 GEMMs (:func:`conv2d_chunks`), as parts:
     ``acc = core + b_mid * box + const`` without materialising ``acc``. ``core`` (B, O, OH, OW) is
     the convolution of centred codes and weights plus the approximation error, ``box`` (B, g, OH, OW)
-    the sum of the codes under each window per group, ``const`` (1, O, 1, 1); all float64 integers."""
+    the sum of the codes under each window per group, ``const`` (1, O, 1, 1); all float64 integers.
+    ``i8`` False keeps to the float convolutions where int8 GEMMs could run (``auto`` times both)."""
     cache = wcache if wcache is not None else {}
     O = wq.shape[0]
     const = conv_const(table, wq, cache)
     wc = cache["exact"][0]
     B, C, H, W = codes.shape
-    if conv_i8_ok(table, path, groups):
+    if i8 and conv_i8_ok(table, path, groups):
         core = box = None
         for b0, b1, part, bx in conv2d_chunks(table, lambda b0, b1: codes[b0:b1], codes.shape, wq, stride,
                                               dilation, cache, padding, pad_code):
@@ -123,14 +133,32 @@ def conv_i8_ok(table, path, groups):
         and table.skeleton() is not None and layout(table) is not None
 
 
-def conv_centred(table, path, groups):
+def conv_centred(table, path, groups, i8=True):
     """Whether a convolution's accumulators are ``core + b_mid * box + const`` (:func:`conv2d_parts`);
     else, where the int8 route sums the whole LUT's factors (:meth:`~.lutmm.ProductTable.i8_direct`),
-    they are ``core``."""
-    return not (conv_i8_ok(table, path, groups) and table.i8_direct())
+    they are ``core`` (``i8`` False: the float convolutions, always centred)."""
+    return not (i8 and conv_i8_ok(table, path, groups) and table.i8_direct())
 
 
-def conv2d_chunks(table, codes_of, shape, wq, stride, dilation, cache, padding=(0, 0), pad_code=0):
+def _u8x7_peak(plan):
+    """The most one k-term adds to an output of the u8x7 convolution's GEMMs (act column included)."""
+    cols = act_columns(plan) if plan.act is not None else None
+    return max(max(group_peak(ta, lv), 0 if cols is None else int((ta.long() @ cols[0][gi].long()).abs().max()))
+               for gi, (ta, lv) in enumerate(plan.groups))
+
+
+def conv_variants(table, channels, route=None):
+    """The routes of :func:`conv2d_chunks` that can run with ``channels`` input channels: ``tap`` and
+    ``unfold``, or ``unfold`` alone where a phase's u8x7 GEMM (``channels`` k-terms of one gather
+    group) could reach 2^24 (its float32 sums would not be exact)."""
+    route = route or digit_route()
+    if route != "u8x7":
+        return ["tap", "unfold"]
+    peak = table.cached(("u8x7_peak",), lambda: _u8x7_peak(layout(table, route)))
+    return ["unfold"] if channels * peak >= F32_EXACT else ["tap", "unfold"]
+
+
+def conv2d_chunks(table, codes_of, shape, wq, stride, dilation, cache, padding=(0, 0), pad_code=0, unfold=None):
     """The int8-GEMM convolution in batch chunks: yields ``(b0, b1, core, box)`` with ``core``
     (b1-b0, O, OH, OW) channels-last float64 (centred product plus error, as in
     :func:`conv2d_parts`) and ``box`` (b1-b0, 1, OH, OW) float64 window sums of the codes.
@@ -146,36 +174,65 @@ def conv2d_chunks(table, codes_of, shape, wq, stride, dilation, cache, padding=(
     rows on small maps) and sum wide outputs (taps x O columns), which costs most where a pixel
     has few digit bytes. Chunks hold
     about ``_CONV_CHUNK_BYTES`` of digits, so that the GEMMs read the gather's output from
-    cache, and reuse their scratch buffers (fresh ones page-fault)."""
+    cache, and reuse their scratch buffers (fresh ones page-fault). ``unfold`` True or False picks
+    the route instead of the estimate (``auto`` times both, :mod:`.autopath`), where the tap
+    route can run (:func:`conv_variants`)."""
     O, C, KH, KW = wq.shape
     B, _, H, W = shape
     ph, pw = padding
     Hp, Wp = H + 2 * ph, W + 2 * pw
     one = _TapPlan((1, Hp, Wp), (KH, KW), stride, dilation)
-    i8 = layout(table)
-    unfold = _UNFOLD if _UNFOLD is not None else \
-        sum(one.unfold_cost(C * ta.shape[1], len(lv) * O) for ta, lv in i8.groups) < \
-        sum(one.tap_cost(C * ta.shape[1], len(lv) * O) for ta, lv in i8.groups)
-    if cache.get("conv_i8_unfold") != unfold:
+    route = digit_route()
+    i8 = layout(table, route)
+    if "tap" not in conv_variants(table, C, route):
+        unfold = True
+    elif unfold is not None:
+        pass
+    elif _UNFOLD is not None:
+        unfold = _UNFOLD
+    else:
+        # (on the u8x7 route this estimate picked the faster route on 7 of 9 ResNet-8 layer shapes,
+        # one thread of the AMD EPYC; the two 1x1 shortcuts, where it did not, within 6 %)
+        unfold = sum(one.unfold_cost(C * ta.shape[1], len(lv) * O) for ta, lv in i8.groups) < \
+            sum(one.tap_cost(C * ta.shape[1], len(lv) * O) for ta, lv in i8.groups)
+    if cache.get("conv_i8_unfold") != (route, unfold):
         wi = (wq - table.b_min).long()
-        groups, wconst = gather_groups(table, wi)
+        groups, wconst = gather_groups(table, wi, route)
         phases = _TapPlan.phase_taps((KH, KW), stride, dilation)
-        taps = []   # wt (O, C, KH, KW, L, p) -> (KH*KW, C*p, L*O) -> per phase (C*p, taps*L*O)
-        for (packed, p, shifts, wt), (ta, levels) in zip(groups, i8.groups):
+        order = [t for _, tl in phases for t, _, _ in tl]
+        # u8x7: the activation-only terms as one more output column per tap (act_columns), whose
+        # sums over the taps are their window sums
+        cols = act_columns(i8) if route == "u8x7" and i8.act is not None else None
+        taps = []   # wt (O, C, KH, KW, L, p) -> (KH*KW, C*p, L*O [+1]) -> per phase (C*p, taps*(L*O [+1]))
+        for gi, ((packed, p, shifts, wt), (ta, levels)) in enumerate(zip(groups, i8.groups)):
             wt = wt.permute(2, 3, 1, 5, 4, 0).reshape(KH * KW, C * p, len(shifts) * O)
-            order = [t for _, tl in phases for t, _, _ in tl]
+            if route == "u8x7":
+                peak = group_peak(ta, levels)
+                if cols is not None:
+                    col = cols[0][gi]
+                    wt = torch.cat([wt, col.repeat(C).view(1, C * p, 1).expand(KH * KW, -1, 1)], 2)
+                    peak = max(peak, int((ta.long() @ col.long()).abs().max()))
+                packed = _u8x7_group(ta, levels, wt[0])[0]
             if not unfold:
                 walls = [wt[[t for t, _, _ in tl]].permute(1, 0, 2).reshape(C * p, -1).contiguous()
                          for _, tl in phases]
-            else:   # one weight matrix (taps * C * p, L * O), taps in the plan's order
+                if route == "u8x7":
+                    walls = [U8Weights(w, p, peak) for w in walls]
+            elif route == "u8x7":   # one weight matrix (taps * C * p, L * O [+1]), taps in the plan's order
+                walls = U8Weights(wt[order].reshape(-1, wt.shape[2]).contiguous(), p, peak)
+            else:
                 packed, walls = _u8_group(packed, ta, levels, wt[order].reshape(-1, len(shifts) * O).contiguous(),
                                           len(order) * C)
             taps.append((packed, p, shifts, walls))
         wconst = None if wconst is None else wconst.reshape(O, -1).sum(1).double().view(1, O, 1, 1)
-        cache["conv_i8"] = (taps, wconst)
-        cache["conv_i8_unfold"] = unfold
-    taps, wconst = cache["conv_i8"]
+        extra = None if cols is None else float(len(order) * C * cols[1])   # the column's constant per window
+        cache["conv_i8"] = (taps, wconst, extra)
+        cache["conv_i8_unfold"] = (route, unfold)
+    taps, wconst, extra = cache["conv_i8"]
     d = i8.d
+    act = None
+    if i8.act is not None and extra is None:   # the activation-only terms: sum_c h(code) under each window
+        act = i8.act.to(torch.float32 if C * int(i8.act.abs().max()) < F32_EXACT else torch.float64)
     width = C * max(p for _, p, _, _ in taps)
     chunks = max(1, -(-B // max(1, _CONV_CHUNK_BYTES // (Hp * Wp * width))))
     per = max(1, -(-B // chunks))    # equal chunks (the last at most a few images fewer)
@@ -196,6 +253,8 @@ def conv2d_chunks(table, codes_of, shape, wq, stride, dilation, cache, padding=(
                 rows.clear()
             rows[(nb, Hp, Wp)] = plan.unfold_rows()
         core = None
+        if not taps:
+            core = torch.zeros(nb, O, plan.OH, plan.OW, dtype=torch.float64, memory_format=torch.channels_last)
         for packed, p, shifts, walls in taps:
             g = plan.buffer(C * p, scratch)
             torch.index_select(packed, 0, idx.view(-1), out=g[:plan.pixels].view(-1).view(_PACKED[p]))
@@ -213,8 +272,16 @@ def conv2d_chunks(table, codes_of, shape, wq, stride, dilation, cache, padding=(
                         core.mul_(1 << shift)
                 else:
                     core.add_(part, alpha=1 << shift)
+            if extra is not None:   # the act column: its window sums, for every output channel
+                core.add_(prod[:, len(shifts) * O:])
         if wconst is not None:   # integers below 2^53: exact in float64
             core += wconst
+        if extra:
+            core += extra
+        if act is not None:   # from the padded phase grids' indices: h of every pixel, summed over C
+            hv = _scratch(scratch, "act", idx.numel(), act.dtype)
+            hsum = torch.index_select(act, 0, idx.view(-1), out=hv).view(idx.shape).sum(-1)
+            core += plan.window_sums(hsum)[:, None]
         if d != 1:
             core.div_(d).floor_()
         yield b0, b0 + nb, core, box

@@ -227,33 +227,77 @@ def digits(v, bits=8):
             return out
 
 
-def _fits(v):
-    return int(v.min()) >= _I8[0] and int(v.max()) <= _I8[1]
+def _fits(v, lo=_I8[0], hi=_I8[1]):
+    return int(v.min()) >= lo and int(v.max()) <= hi
 
 
-def column_terms(fa, fb, offset=True):
+def _parts(v, lo, hi):
+    """``v`` as the fewest near-equal parts that lie in [lo, hi] (``lo < 0 < hi``), ``v = sum_j P_j`` with
+    ``P_j = floor((v + j) / n)``; one part where ``v`` fits."""
+    n = 1
+    while int(v.min()) // n < lo or -(-int(v.max()) // n) > hi:
+        n += 1
+    return [(v + j) // n for j in range(n)]
+
+
+def constant(v):
+    """Whether every entry of the vector ``v`` is the same (a weight digit that does not depend on the weight)."""
+    return v.size > 0 and bool((v == v[0]).all())
+
+
+def column_terms(fa, fb, offset=True, b_range=_I8):
     """One factor column ``fa (x) fb`` as int8 GEMM terms: ``(c, [(shift, da, db), ...])`` with
-    ``fa(a) fb(b) = c fb(b) + sum 2^shift da(a) db(b)``.
+    ``fa(a) fb(b) = c fb(b) + sum 2^shift da(a) db(b)``, every ``da`` int8 and every ``db`` in
+    ``b_range`` (int8 by default; the ``u8x7`` GEMM route asks for [-64, 64]).
 
     ``c`` centres ``fa`` (its part, ``c * sum_k fb(w)``, depends on the weights only). Terms all
     at shift 0 when one side splits into radix-2^s digits whose partners, scaled by 2^(s*i),
-    still fit int8; otherwise base-256 digit products at shifts 8*(i+l) (separate GEMMs)."""
+    still fit. Otherwise digit products at shifts (separate GEMMs): base-256 digits of ``fa``
+    times base-2^t digits of ``fb`` (t = 8, or 7 for [-64, 64]) at shifts ``8i + t*l``.
+
+    With a ``b_range`` narrower than int8, two more shift-0 forms: ``fb`` in a few near-equal parts
+    against the same ``fa`` (the exact product's ``b'`` in [-128, 127]: two parts in [-64, 64]),
+    and ``fb`` centred by ``c_b``, ``fa (fb - c_b) + c_b fa``, whose last part has a constant
+    weight digit: it depends on the activation only, and the layout sums it without a GEMM slot
+    (:func:`.i8layout.layout`). There the form with the fewest terms of non-constant weight digits
+    is kept, and shifted terms replace it only when they are fewer than half as many."""
     fa, fb = np.asarray(fa, dtype=np.int64), np.asarray(fb, dtype=np.int64)
+    lo, hi = b_range
+    narrow = (lo, hi) != _I8
+
+    def slots(terms):   # GEMM slots: on a narrow range the constant-weight terms take none
+        return sum(1 for _, _, db in terms if not (narrow and constant(db))), len(terms)
+
+    best = None
+
+    def consider(c, terms):
+        nonlocal best
+        if best is None or slots(terms) < slots(best[1]):
+            best = (c, terms)
+
     cs = [0]
     if offset and fa.size:
         cs.append((int(fa.min()) + int(fa.max()) + 1) // 2)
-    best = None
     for c in cs:
         fc = fa - c
         for s in range(2, 9):   # split one side into radix-2^s digits (radix 2 has no signed digit set), scale the other
             for x, y, swap in ((fc, fb, False), (fb, fc, True)):
                 ds = digits(x, s)
-                if best is not None and len(ds) >= len(best[1]):
+                if not narrow and best is not None and len(ds) >= len(best[1]):
                     continue
                 scaled = [y << (s * i) for i in range(len(ds))]
-                if all(_fits(d) for d in ds) and all(_fits(t) for t in scaled):
-                    best = (c, [(0, t, d) if swap else (0, d, t) for d, t in zip(ds, scaled)])
-    if best is not None:
-        return best
+                da, db = (scaled, ds) if swap else (ds, scaled)
+                if all(_fits(d) for d in da) and all(_fits(d, lo, hi) for d in db):
+                    consider(c, [(0, a, b) for a, b in zip(da, db)])
+        if narrow and fb.size and _fits(fc):
+            consider(c, [(0, fc, p) for p in _parts(fb, lo, hi)])
+            cb = (int(fb.min()) + int(fb.max()) + 1) // 2
+            if cb:
+                consider(c, [(0, fc, p) for p in _parts(fb - cb, lo, hi)]
+                         + [(0, fc, np.full_like(fb, int(q[0]))) for q in _parts(np.array([cb]), lo, hi)])
     c = cs[-1]
-    return c, [(8 * (i + m), da, db) for i, da in enumerate(digits(fa - c)) for m, db in enumerate(digits(fb))]
+    t = min(-lo, hi + 1).bit_length() if narrow else 8   # signed base-2^t digits: [-2^(t-1), 2^(t-1)) in b_range
+    levels = [(8 * i + t * m, da, db) for i, da in enumerate(digits(fa - c)) for m, db in enumerate(digits(fb, t))]
+    if best is not None and (not narrow or slots(best[1])[0] <= 2 * slots(levels)[0]):
+        return best
+    return c, levels

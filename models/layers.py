@@ -18,7 +18,9 @@ from torch import nn
 from axforge.errors import AxforgeError, bad_value
 from axforge.registry import Registry
 
+from . import autopath
 from .conv_plan import _out_size
+from .convolution import conv_variants
 from .lutmm import PATHS, table_for
 from .quant import MinMaxObserver, quantize, weight_qparams
 
@@ -78,6 +80,10 @@ class _ApproxMixin:
 
     @property
     def resolved_path(self):
+        """The path the layer runs: the configured one, or for ``auto`` the one chosen on this machine
+        for the last input shape (:mod:`.autopath`), its fixed rule before the first input."""
+        if self.config.path == "auto" and "auto_path" in self._wcache:
+            return self._wcache["auto_path"].partition("/")[0]
         return self.table.resolve(self.config.path)
 
     def finish_calibration(self):
@@ -95,11 +101,16 @@ class _ApproxMixin:
             self._wkey = key
         return self._wq, self._wqp
 
-    def _int_matmul(self, xq, wmat, cache_key):
-        """The array's accumulators of one (M, K) x (K, N) product (weight tables cached per ``cache_key``)."""
+    def _int_matmul(self, xq, wmat, cache_key, path=None):
+        """The array's accumulators of one (M, K) x (K, N) product on ``path`` (None: the configured
+        one), weight tables cached per ``(path, cache_key)``."""
         c = self.config
-        cache = self._wcache.setdefault(cache_key, {})
-        return self.table.matmul(xq, wmat, c.path, c.acc_width, c.tile_rows, c.rank, cache)
+        path = path or c.path
+        cache = self._wcache.setdefault((path, cache_key), {})
+        acc = self.table.matmul(xq, wmat, path, c.acc_width, c.tile_rows, c.rank, cache)
+        if "auto_path" in cache:
+            self._wcache["auto_path"] = cache["auto_path"]
+        return acc
 
     def forward(self, x):
         if self.calibrating:
@@ -215,47 +226,108 @@ class ApproxConv2d(_ApproxMixin, nn.Conv2d):
         return xq[:, :kg], wq[:og].reshape(og, -1).t(), wqp
 
     def _approx(self, x):
-        c, table = self.config, self.table
-        path = self.resolved_path
+        if self.config.path == "auto":
+            return self._approx_as(x, self._auto_choice(x))
+        return self._approx_as(x, self.config.path)
+
+    def _approx_as(self, x, choice):
+        """The layer on ``choice``: a path, or ``lowrank/tap``, ``lowrank/unfold`` (the int8
+        convolution's two routes, :func:`.convolution.conv2d_chunks`) or ``lowrank/float`` (its float
+        convolutions where int8 GEMMs could run)."""
+        table = self.table
+        path, _, variant = choice.partition("/")
+        path = table.resolve(path)
         # a truncated rank is the lowrank matmul's SVD (as for ApproxLinear and the layer report);
         # the convolution routes use the exact integer factors
-        svd = path == "lowrank" and c.rank is not None and c.rank < table.exact_rank()
-        if path != "lut" and not svd and table.conv_ok(path) and not table.wraps(self.weight[0].numel(),
-                                                                                 c.acc_width, c.tile_rows):
-            return self._approx_conv(x, path)
-        return self._approx_unfolded(x)
+        if self._conv_route(path):
+            return self._approx_conv(x, path, variant or None)
+        return self._approx_unfolded(x, path)
 
-    def _approx_conv(self, x, path):
+    def _conv_route(self, path):
+        """Whether ``path`` runs as a convolution (:meth:`_approx_conv`), else on unfolded columns."""
+        c, table = self.config, self.table
+        svd = path == "lowrank" and c.rank is not None and c.rank < table.exact_rank()
+        return path != "lut" and not svd and table.conv_ok(path) and not table.wraps(self.weight[0].numel(),
+                                                                                     c.acc_width, c.tile_rows)
+
+    def _auto_choice(self, x):
+        """What ``auto`` runs for input ``x``: :func:`.autopath.choose` over the exact paths
+        (:meth:`~.lutmm.ProductTable.auto_candidates`; on the int8 GEMM routes lowrank's tap,
+        unfolded and float convolutions separately), timed on a slice of about 16k output pixels. Every
+        candidate gives the same outputs (the same integers, dequantised alike), so this only
+        changes speed; the losers' weight tables are dropped."""
+        table, c = self.table, self.config
+        self._weights()          # the weight caches (and the choice kept with them) belong to these weights
+        cands = []
+        for p in table.auto_candidates(c.rank):
+            if p == "lowrank" and self._conv_route(p) and table.conv_i8_ok(p, self.groups):
+                cands += [f"lowrank/{v}" for v in conv_variants(table, self.in_channels) + ["float"]]
+            else:
+                cands.append(p)
+        B, C, H, W = x.shape
+        oh, ow = (_out_size(n + 2 * p, k, s, dl) for n, p, k, s, dl in
+                  zip((H, W), self.padding, self.kernel_size, self.stride, self.dilation))
+        key = ("conv", table.identity(), autopath.bucket(B), C, H, W, self.out_channels, self.kernel_size,
+               self.stride, self.padding, self.dilation, self.groups)
+        probe = x[:max(1, (1 << 14) // max(1, oh * ow))]
+        choice = autopath.choose(key, cands, lambda cand: self._approx_as(probe, cand), table.resolve("auto"),
+                                 table.route())
+        keep = self._cache_keys(choice)
+        for cand in cands:
+            for k in self._cache_keys(cand) - keep:
+                self._wcache.pop(k, None)
+        self._wcache["auto_path"] = choice
+        return choice
+
+    def _cache_keys(self, choice):
+        """The weight-cache entries ``choice`` (as in :meth:`_approx_as`) builds."""
+        path, _, variant = choice.partition("/")
+        if self._conv_route(self.table.resolve(path)):
+            return {("conv", variant or None)}
+        return {(path, gi) for gi in range(self.groups)}
+
+    def _approx_conv(self, x, path, variant=None):
         """Exact and lowrank paths batch chunk by batch chunk (about 4 MB each): quantised, convolved
-        and dequantised while in cache, on int8 GEMMs (:meth:`ProductTable.conv2d_chunks`) or as float
-        convolutions that are exact by construction (:meth:`ProductTable.conv2d_parts`)."""
+        and dequantised while in cache, on int8 GEMMs (:meth:`ProductTable.conv2d_chunks`, its tap or
+        unfolded route by ``variant`` ``tap`` or ``unfold``, None: its estimate) or as float
+        convolutions that are exact by construction (:meth:`ProductTable.conv2d_parts`; ``variant``
+        ``float`` asks for these where int8 GEMMs could run).
+
+        The outputs are ``float32(T * scale + bias)`` of the exact integer accumulators after the
+        zero-point terms, ``T = acc - zx sum(w) - zw box + K zx zw``, computed as on the unfolded
+        route (:meth:`_dequant`): the integer part exactly in float64 first, then one multiplication
+        and one addition, so that every path and route gives the same floats."""
         wq, wqp = self._weights()
         zx = int(self.act_qp.zero_point)
-        table, cache = self.table, self._wcache.setdefault("conv", {})
-        # outputs = scale * (acc - zx * sum(w) - zw * box + K zx zw) + bias, with acc = core + b_mid box + const
+        table, cache = self.table, self._wcache.setdefault(("conv", variant), {})
+        i8 = variant != "float" and table.conv_i8_ok(path, self.groups)
+        # T = core + coef * box + offset (integers), with acc = core + b_mid box + const
         # (acc = core where the int8 route sums the whole LUT's factors)
-        centred = table.conv_centred(path, self.groups)
-        coef, offset, scale = self._conv_affine(wq, wqp, zx, table.conv_const(wq, cache), centred)
+        centred = table.conv_centred(path, self.groups, i8)
+        coef, offset, scale, bias = self._conv_affine(wq, wqp, zx, table.conv_const(wq, cache), centred)
 
         def codes_of(b0, b1):
             return quantize(x[b0:b1], self.act_qp, as_float=True)
         B, C, H, W = x.shape
-        if table.conv_i8_ok(path, self.groups):
-            chunks = table.conv2d_chunks(codes_of, x.shape, wq, self.stride, self.dilation, cache, self.padding, zx)
+        if i8:
+            chunks = table.conv2d_chunks(codes_of, x.shape, wq, self.stride, self.dilation, cache, self.padding, zx,
+                                         {"tap": False, "unfold": True}.get(variant))
         else:
             per = max(1, CONV_CHUNK_BYTES // max(1, 4 * C * H * W))
             chunks = ((b0, min(B, b0 + per)) + table.conv2d_parts(codes_of(b0, b0 + per), wq, self.stride,
                                                                   self.dilation, self.groups, path, cache,
-                                                                  self.padding, zx)[:2]
+                                                                  self.padding, zx, i8=False)[:2]
                       for b0 in range(0, B, per))
         out = None
         for b0, b1, core, box in chunks:
-            y = core.mul_(scale)
+            y = core
             nb, O = y.shape[:2]
             g = box.shape[1]
             y.view(nb, g, O // g, *y.shape[2:]).addcmul_(box.view(nb, g, 1, *box.shape[2:]),
                                                          coef.view(1, g, O // g, 1, 1))
-            y.add_(offset)
+            y.add_(offset).mul_(scale)
+            if bias is not None:
+                y.add_(bias)
             if out is None:   # the int8 route's cores are channels-last: so is the output then
                 fmt = torch.channels_last if y.is_contiguous(memory_format=torch.channels_last) \
                     and not y.is_contiguous() else torch.contiguous_format
@@ -268,8 +340,9 @@ class ApproxConv2d(_ApproxMixin, nn.Conv2d):
         return out
 
     def _conv_affine(self, wq, wqp, zx, const, centred=True):
-        """Per output channel: the box coefficient, the offset and the scale of the fused dequantisation
-        (``centred``: the accumulators are ``core + b_mid * box + const``, else ``core``)."""
+        """Per output channel: the box coefficient and the offset (integers, float64) of ``T`` and the
+        scale and bias (None without one) of the fused dequantisation (``centred``: the accumulators
+        are ``core + b_mid * box + const``, else ``core``)."""
         key = ("affine", zx, float(self.act_qp.scale), centred)
         if key not in self._wcache:
             O, K = wq.shape[0], wq[0].numel()
@@ -277,12 +350,13 @@ class ApproxConv2d(_ApproxMixin, nn.Conv2d):
             zw = wqp.zero_point.double() if wqp.zero_point.ndim else wqp.zero_point.double().expand(O)
             scale = self.act_qp.scale.double() * sw
             ints = (const.reshape(O) if centred else 0.0) - zx * wq.reshape(O, -1).sum(1).double() + K * zx * zw
-            offset = ints * scale + (self.bias.detach().double() if self.bias is not None else 0.0)
-            coef = ((self.table.b_mid if centred else 0) - zw) * scale
-            self._wcache[key] = (coef, offset.reshape(1, O, 1, 1), scale.reshape(1, O, 1, 1))
+            coef = (self.table.b_mid if centred else 0) - zw
+            bias = None if self.bias is None else self.bias.detach().double().reshape(1, O, 1, 1)
+            self._wcache[key] = (coef, ints.reshape(1, O, 1, 1), scale.reshape(1, O, 1, 1), bias)
         return self._wcache[key]
 
-    def _approx_unfolded(self, x):
+    def _approx_unfolded(self, x, path=None):
+        """The layer as matrix products on unfolded columns, on ``path`` (None: the configured one)."""
         wq, wqp = self._weights()
         xq, oh, ow = self._columns(x)
         B, O, g = x.shape[0], self.out_channels, self.groups
@@ -291,7 +365,7 @@ class ApproxConv2d(_ApproxMixin, nn.Conv2d):
         for gi in range(g):
             xs = xq[:, gi * kg:(gi + 1) * kg]
             wmat = wq[gi * og:(gi + 1) * og].reshape(og, kg).t()
-            acc = self._int_matmul(xs, wmat, gi)
+            acc = self._int_matmul(xs, wmat, gi, path)
             y[:, gi * og:(gi + 1) * og] = self._dequant(acc, xs, wmat, wqp, slice(gi * og, (gi + 1) * og))
         if self.bias is not None:
             y = y + self.bias.detach().double()

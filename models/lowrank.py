@@ -7,9 +7,10 @@ weight. :func:`lowrank_matmul` uses, in this order:
 * the exact product alone where E is 0 or rank 0 is asked for;
 * exact integer factors (:func:`.factor.integer_factors`, the lattice or skeleton
   factorisation), when the rank asked for is not below E's: on int8 GEMMs of their digits
-  (:func:`_lowrank_i8`, layout :func:`.i8layout.layout`) where the machine has fast int8
-  GEMMs, else one float GEMM of the factors extended by the centred exact product
-  (:func:`merged_factors`), in K-chunks that keep its sums exact; bit for bit the LUT's sums;
+  (:func:`_lowrank_i8`, layout :func:`.i8layout.layout`) where the machine has an exact and fast
+  int8 GEMM route (``int8`` or ``u8x7``, :func:`.int8gemm.gemm_route`), else one float GEMM of
+  the factors extended by the centred exact product (:func:`merged_factors`), in K-chunks that
+  keep its sums exact; bit for bit the LUT's sums;
 * float64 SVD factors (:func:`.factor.svd_factors`) of the rank asked for, or of E's rank
   when no integer factors exist: the exact product plus the rounded error GEMM, with the
   bound on the deviation :func:`lowrank_info` reports (exact when the bound is below 1/2).
@@ -21,9 +22,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .exact import _plan, _row_sums
-from .i8layout import _u8_group, gather_groups, layout
-from .int8gemm import _I32_MAX, _PACKED, _imm, _u8_linear
+from . import i8layout
+from .exact import F32_EXACT, _plan, _row_sums
+from .i8layout import _u8_group, _u8x7_group, digit_route, gather_groups, layout
+from .int8gemm import _I32_MAX, _PACKED, U8Weights, _imm, _u8_linear
 
 __all__ = ["LowRankInfo", "lowrank_info", "lowrank_matmul", "merged_factors"]
 
@@ -140,48 +142,84 @@ def _lowrank_i8(table, xq, wq, cache):
     The activation digits of one value are packed into one 1/2/4/8-byte table entry, so a
     single ``index_select`` per group of up to 8 digits gathers them, already in the
     (M, K * p) int8 layout the GEMM reads (unused bytes are zero on the weight side). Its
-    int32 index measured 1.6 ms against ``torch.take``'s int64 one at 2.8 ms on 4096x576."""
+    int32 index measured 1.6 ms against ``torch.take``'s int64 one at 2.8 ms on 4096x576.
+    On the ``u8x7`` route every group runs on oneDNN's u8 linear (weight digits in [-64, 64],
+    :class:`.int8gemm.U8Weights`); the layout and the weight tables are kept per route."""
     K, N = wq.shape
     M = xq.shape[0]
-    plan = layout(table)
-    if "i8" not in cache:
+    route = digit_route()
+    plan = layout(table, route)
+    key = ("i8", route)
+    if key not in cache:
         wi = (wq - table.b_min).long()
-        groups, wconst = gather_groups(table, wi)     # wt (K, N, L, p) -> (K * p, L * N)
-        cache["i8"] = []
-        for (packed, p, shifts, wt), (ta, levels) in zip(groups, plan.groups):
+        groups, wconst = gather_groups(table, wi, route)     # wt (K, N, L, p) -> (K * p, L * N)
+        act, rows, per = plan.act, bool(not plan.direct and table.b_mid), K
+        # u8x7: the activation-only terms, with the centred layout's b_mid * sum_k a where d = 1, as
+        # one more GEMM column (:func:`.i8layout.act_columns`), summed into every output
+        cols = None
+        if route == "u8x7" and (act is not None or rows):
+            a = torch.arange(table.a_min, table.a_max + 1) - table.a_mid
+            fold = rows and plan.d == 1
+            cols = i8layout.act_columns(plan, [(table.b_mid, a)] if fold else (),
+                                        table.b_mid * table.a_mid if fold else 0)
+            if cols is None and fold and act is not None:
+                fold, cols = False, i8layout.act_columns(plan)
+            if cols is not None:
+                act, rows = None, rows and not fold
+        terms = []
+        for gi, ((packed, p, shifts, wt), (ta, levels)) in enumerate(zip(groups, plan.groups)):
             wt = wt.permute(0, 3, 2, 1).reshape(K * p, len(shifts) * N).contiguous()
-            packed, wt = _u8_group(packed, ta, levels, wt, K)
-            cache["i8"].append((packed, p, shifts, wt))
-        # (1, N) int64 terms added before the division by d (the offsets' weight-only share)
-        # and after it (the centred layout's a_mid * sum_k b'; its b_mid term is a row sum)
+            if route == "u8x7":
+                packed, wt = _u8x7_group(ta, levels, wt, None if cols is None else cols[0][gi])
+            else:
+                packed, wt = _u8_group(packed, ta, levels, wt, K)
+            terms.append((packed, p, shifts, wt))
+        # (1, N) int64 terms added before the division by d (the offsets' weight-only share, the
+        # act column's constant) and after it (the centred layout's a_mid * sum_k b'; its b_mid
+        # term is a row sum, or in the act column)
         pre = None if wconst is None else wconst.sum(0)[None, :]
+        if cols is not None and cols[1]:
+            pre = (0 if pre is None else pre) + K * cols[1]
         post = None
         if not plan.direct and table.a_mid:
             post = table.a_mid * (wq.to(torch.int64) - table.b_mid).sum(0, keepdim=True)
         if plan.d == 1 and post is not None:
             pre, post = post if pre is None else pre + post, None
-        cache["i8_rows"] = (pre, post)
-    pre, post = cache["i8_rows"]
+        # otherwise the activation-only terms as one float32 table summed per row (embedding_bag; a
+        # float64 one measured 30x slower), in K-chunks whose sums stay exact; the centred layout's
+        # b_mid * sum_k a folds in where d = 1 and one chunk still holds the whole row
+        if act is not None and plan.d == 1 and rows:
+            merged = act + table.b_mid * torch.arange(table.a_min, table.a_max + 1)
+            if K * int(merged.abs().max()) < F32_EXACT:
+                act, rows = merged, False
+        if act is not None:
+            per = max(1, (F32_EXACT - 1) // max(1, int(act.abs().max())))
+            act = act.float()[:, None]
+        cache[key] = (terms, pre, post, (act, per), rows, cols is not None)
+    terms, pre, post, (act, per), rows, extra = cache[key]
     # scratch buffers kept with the weights: a fresh ~20 MB tensor per call costs page faults
     # whose price varies with the machine's load more than the gather itself (so do the GEMMs'
     # int32 outputs: converting them into one int64 sum measured 0.4 ms less than `.to(int64)`
     # copies on DRUM's 4096x128)
-    scratch = cache.get("i8_scratch")
+    scratch = cache.get(("i8_scratch", route))
     if scratch is None or scratch[0] != M:
-        scratch = (M, torch.empty(M * K, dtype=torch.int32),
-                   {p: torch.empty(M * K, dtype=_PACKED[p]) for _, p, _, _ in cache["i8"]},
-                   torch.empty(M * max([0] + [wt.shape[1] for *_, wt in cache["i8"] if torch.is_tensor(wt)]),
+        scratch = (M, torch.empty(M * K, dtype=torch.int32), {},
+                   torch.empty(M * max([0] + [wt.shape[1] for *_, wt in terms if torch.is_tensor(wt)]),
                                dtype=torch.int32))
-        cache["i8_scratch"] = scratch
+        cache[("i8_scratch", route)] = scratch
     _, idx, outs, prod_buf = scratch
     idx.copy_(xq.reshape(-1))
     if table.a_min:
         idx.sub_(table.a_min)
-    acc = torch.empty(M, N, dtype=torch.int64)
+    acc = torch.empty(M, N, dtype=torch.int64) if terms else torch.zeros(M, N, dtype=torch.int64)
     first = True
-    for packed, p, shifts, wt in cache["i8"]:
+    for packed, p, shifts, wt in terms:
+        if p not in outs:
+            outs[p] = torch.empty(M * K, dtype=_PACKED[p])
         g = torch.index_select(packed, 0, idx, out=outs[p])
-        if isinstance(wt, tuple):   # exact float32 sums
+        if isinstance(wt, U8Weights):   # u8x7: exact float32 (or float64) sums
+            prod = wt.matmul(g.view(torch.uint8).view(M, K * p))
+        elif isinstance(wt, tuple):   # exact float32 sums
             prod = _u8_linear(g.view(torch.uint8).view(M, K * p), wt)
         elif K * p * (1 << 14) < _I32_MAX:    # int32 sums cannot overflow
             prod = torch._int_mm(g.view(torch.int8).view(M, K * p), wt,
@@ -197,12 +235,19 @@ def _lowrank_i8(table, xq, wq, cache):
                 first = False
             else:
                 acc.add_(part.to(torch.int64), alpha=1 << shift)
+        if extra:   # the act column: one value per row, for every output
+            acc.add_(prod[:, len(shifts) * N:].to(torch.int64))
     if pre is not None:
         acc += pre
+    if act is not None:
+        ix = idx.view(M, K)
+        for k0 in range(0, K, per):
+            part = ix if per >= K else ix[:, k0:k0 + per].contiguous()
+            acc += F.embedding_bag(part, act, mode="sum").to(torch.int64)
     if plan.d != 1:
         acc = acc.div_(plan.d, rounding_mode="floor")
     if post is not None:
         acc += post
-    if not plan.direct and table.b_mid:   # b_mid * sum_k a
+    if rows:   # b_mid * sum_k a
         acc += table.b_mid * _row_sums(xq, table.a_max)
     return acc

@@ -19,8 +19,11 @@ weights operand ``b``), as int64. Three paths compute the same numbers:
     The exact product (the exact multiplier, and the speed baseline), as float
     GEMMs that are exact by construction (:mod:`.exact`) or as int8 GEMMs.
 
-``auto`` picks ``exact`` for an exact LUT, ``lowrank`` up to E's rank
-:data:`AUTO_MAX_RANK`, ``lut`` above. Convolutions on the ``exact`` and ``lowrank``
+``auto`` runs the fastest exact path for the product's shape class on this machine,
+timed on first use (:mod:`.autopath`): ``exact`` for an exact LUT, else ``lowrank``
+(where E has integer factors) or ``lut``. With ``AXFORGE_AUTO=static``, or a truncated
+rank, it is ``exact`` for an exact LUT, ``lowrank`` up to E's rank :data:`AUTO_MAX_RANK`,
+``lut`` above (:meth:`ProductTable.resolve`). Convolutions on the ``exact`` and ``lowrank``
 paths run without unfolding their input (:mod:`.convolution`). :class:`ProductTable`
 holds the table and what it derives from it, and hands each product to the
 module of its path.
@@ -30,16 +33,18 @@ import numpy as np
 import torch
 
 from axforge.errors import AxforgeError, bad_value
+from axforge.paths import sha256_bytes
 
-from . import convolution, factor, gather, i8layout, lowrank
+from . import autopath, convolution, factor, gather, i8layout, lowrank
 from .exact import _maxabs, exact_matmul
-from .int8gemm import _i8_exact, int8_gemm
+from .int8gemm import _i8_exact, gemm_route
 from .quant import operand_range
 
 __all__ = ["ProductTable", "PATHS", "AUTO_MAX_RANK", "table_for"]
 
 PATHS = ("auto", "lut", "lowrank", "exact")
-AUTO_MAX_RANK = 8          # auto picks lowrank up to this exact rank, lut above
+AUTO_MAX_RANK = 8          # the fixed rule of auto (AXFORGE_AUTO=static): lowrank up to this exact rank, lut above
+_AUTO_PROBE_ROWS = 1024    # rows of the probe slice on which auto times a matrix product's candidates
 
 
 def _wrap(y, width, signed):
@@ -172,7 +177,8 @@ class ProductTable:
     # -- the products -----------------------------------------------------------
 
     def resolve(self, path):
-        """The path ``auto`` stands for: exact for an exact LUT, lowrank up to rank 8, else lut."""
+        """``path``, or for ``auto`` its fixed rule (``AXFORGE_AUTO=static``, and the answer before a
+        shape is known): exact for an exact LUT, lowrank up to rank 8, else lut."""
         if path not in PATHS:
             raise bad_value("Emulation path", path, "one of " + ", ".join(PATHS))
         if path != "auto":
@@ -180,6 +186,44 @@ class ProductTable:
         if self.is_exact:
             return "exact"
         return "lowrank" if self.exact_rank() <= AUTO_MAX_RANK else "lut"
+
+    def identity(self):
+        """A name of these products for :mod:`.autopath`'s shape classes: the multiplier's spec, the
+        exact widths, or the SHA-256 of a LUT given as an array."""
+        if self.spec is not None:
+            return str(self.spec)
+        if self._table is None:
+            return f"exact:{self.a_width}x{self.b_width}{'s' if self.signed else 'u'}"
+        return self.cached("sha", lambda: "lut:" + sha256_bytes(self._table.numpy().tobytes())[:16])
+
+    def auto_candidates(self, rank=None):
+        """The exact paths ``auto`` chooses among: ``exact`` alone for an exact LUT; else ``lowrank``
+        where E has integer factors (first: it wins a tie) and ``lut``. A truncated ``rank`` (not an
+        exact path) leaves the fixed rule alone."""
+        if self.is_exact:
+            return ["exact"]
+        if rank is not None and int(rank) < self.exact_rank():
+            return [self.resolve("auto")]
+        return (["lowrank"] if self.skeleton() is not None else []) + ["lut"]
+
+    def _auto(self, xq, wq, rank, wcache):
+        """``(path, weight cache)`` of ``auto`` for ``xq @ wq``: :func:`.autopath.choose` over
+        :meth:`auto_candidates`, timed on the first :data:`_AUTO_PROBE_ROWS` rows; each candidate
+        keeps its weight tables in its own part of ``wcache``, and the losers' are dropped."""
+        cache = wcache if wcache is not None else {}
+        cands = self.auto_candidates(rank)
+        M, K = xq.shape
+        key = ("matmul", self.identity(), autopath.bucket(M), K, wq.shape[1])
+        probe = xq[:_AUTO_PROBE_ROWS]
+
+        def run(p):
+            return self.matmul(probe, wq, p, rank=rank, wcache=cache.setdefault(("auto", p), {}))
+        path = autopath.choose(key, cands, run, self.resolve("auto"), self.route())
+        for p in cands:
+            if p != path:
+                cache.pop(("auto", p), None)
+        cache["auto_path"] = path
+        return path, cache.setdefault(("auto", path), {})
 
     def check_operands(self, xq, wq):
         """Raise :class:`AxforgeError` unless the operands lie in the multiplier's ranges."""
@@ -194,11 +238,19 @@ class ProductTable:
         peak = int(self.table.abs().max()) * min(k_dim, tile_rows or k_dim)
         return peak >= (1 << (acc_width - 1) if self.signed else 1 << acc_width)
 
+    def route(self):
+        """The GEMM route of this table's exact and lowrank products (:func:`.int8gemm.gemm_route`:
+        ``int8``, ``u8x7`` or ``float``, probed on the first call); ``float`` where the centred
+        operands (``a - a_mid``, ``b - b_mid``) do not fit int8."""
+        if self.a_width > 8 or self.b_width > 8:
+            return "float"
+        return gemm_route()
+
     def int8_ok(self):
-        """Whether the exact and lowrank matrix products run as int8 GEMMs: the centred operands
-        (``a - a_mid``, ``b - b_mid``) fit int8 and the machine has fast int8 GEMMs
-        (:func:`.int8gemm.int8_gemm`, which probes the CPU on its first call)."""
-        return int8_gemm() and self.a_width <= 8 and self.b_width <= 8
+        """Whether the lowrank products run as int8 GEMMs of integer factor digits (:meth:`route`
+        ``int8`` or ``u8x7``). The ``exact`` path uses int8 GEMMs on the ``int8`` route only (on
+        ``u8x7`` its 8-bit weights would need two digits each, and the float GEMM is exact)."""
+        return self.route() != "float"
 
     def matmul(self, xq, wq, path="auto", acc_width=0, tile_rows=0, rank=None, wcache=None):
         """Accumulators of ``xq (M, K) @ wq (K, N)`` (int64 tensors of operand values).
@@ -206,8 +258,11 @@ class ProductTable:
         ``acc_width``/``tile_rows`` reproduce the array's accumulator: the K
         dimension is cut into tiles of ``tile_rows`` and each tile's sum wraps
         modulo ``2**acc_width`` before the host adds the tiles (0: no wrap).
-        ``wcache`` (a dict) keeps the weight-side tables between calls with the same weights.
+        ``wcache`` (a dict) keeps the weight-side tables between calls with the same weights (and,
+        for ``auto``, the path chosen, as ``wcache["auto_path"]``).
         """
+        if path == "auto" and not self.wraps(xq.shape[1], acc_width, tile_rows):
+            path, wcache = self._auto(xq, wq, rank, wcache)
         path = self.resolve(path)
         if path in ("lut", "lowrank") and self._table is None and self.spec is None:
             path = "exact"   # an exact table has nothing to look up
@@ -219,7 +274,7 @@ class ProductTable:
                 y += _wrap(part, acc_width, self.signed)
             return y
         if path == "exact":
-            if self.int8_ok():
+            if self.route() == "int8":
                 return _i8_exact(xq, wq, self.a_mid, self.b_mid)
             peak = _maxabs(self.a_min, self.a_max, self.a_mid) * _maxabs(self.b_min, self.b_max, self.b_mid)
             return exact_matmul(xq, wq, self.a_mid, self.b_mid, peak)
@@ -236,10 +291,10 @@ class ProductTable:
         """``(accumulators, LowRankInfo)`` of the lowrank path (:func:`.lowrank.lowrank_matmul`)."""
         return lowrank.lowrank_matmul(self, xq, wq, rank, wcache)
 
-    def _i8_terms(self):
-        """The int8 GEMM layout of the lowrank path, or None without integer factors
-        (:func:`.i8layout.layout`)."""
-        return i8layout.layout(self)
+    def _i8_terms(self, route="int8"):
+        """The int8 GEMM layout of the lowrank path for the digit route ``route`` (``int8``, ``u8x7``;
+        None: this machine's), or None without integer factors (:func:`.i8layout.layout`)."""
+        return i8layout.layout(self, route)
 
     def i8_direct(self):
         """Whether the int8 lowrank route sums the whole LUT's factors (no centring terms after)."""
@@ -248,15 +303,18 @@ class ProductTable:
 
     # -- convolutions (:mod:`.convolution`) ---------------------------------------
 
-    def conv2d_parts(self, codes, wq, stride, dilation, groups, path, wcache=None, padding=(0, 0), pad_code=0):
+    def conv2d_parts(self, codes, wq, stride, dilation, groups, path, wcache=None, padding=(0, 0), pad_code=0,
+                     i8=True):
         """A convolution's accumulators as ``(core, box, const)``, ``acc = core + b_mid * box + const``
-        (:func:`.convolution.conv2d_parts`)."""
-        return convolution.conv2d_parts(self, codes, wq, stride, dilation, groups, path, wcache, padding, pad_code)
+        (:func:`.convolution.conv2d_parts`; ``i8`` False: float convolutions only)."""
+        return convolution.conv2d_parts(self, codes, wq, stride, dilation, groups, path, wcache, padding, pad_code,
+                                        i8)
 
-    def conv2d_chunks(self, codes_of, shape, wq, stride, dilation, cache, padding=(0, 0), pad_code=0):
+    def conv2d_chunks(self, codes_of, shape, wq, stride, dilation, cache, padding=(0, 0), pad_code=0, unfold=None):
         """The int8-GEMM convolution in batch chunks, ``(b0, b1, core, box)`` each
-        (:func:`.convolution.conv2d_chunks`)."""
-        return convolution.conv2d_chunks(self, codes_of, shape, wq, stride, dilation, cache, padding, pad_code)
+        (:func:`.convolution.conv2d_chunks`; ``unfold`` True/False picks its route)."""
+        return convolution.conv2d_chunks(self, codes_of, shape, wq, stride, dilation, cache, padding, pad_code,
+                                         unfold)
 
     def conv_const(self, wq, cache):
         """The accumulators' weight-only part per output channel (:func:`.convolution.conv_const`)."""
@@ -266,10 +324,10 @@ class ProductTable:
         """Whether a convolution on ``path`` runs on int8 GEMMs (:func:`.convolution.conv_i8_ok`)."""
         return convolution.conv_i8_ok(self, path, groups)
 
-    def conv_centred(self, path, groups):
+    def conv_centred(self, path, groups, i8=True):
         """Whether a convolution's accumulators are ``core + b_mid * box + const``, else ``core``
         (:func:`.convolution.conv_centred`)."""
-        return convolution.conv_centred(self, path, groups)
+        return convolution.conv_centred(self, path, groups, i8)
 
     def conv_ok(self, path):
         """Whether :meth:`conv2d_parts` can serve ``path`` (else the layer unfolds to matrix products)."""

@@ -7,7 +7,7 @@ import pytest
 
 from axforge.cli import main
 from axforge.errors import AxforgeError
-from axforge.generators.chip import PRESETS, ChipSpec, chip_verilog, emit_chip, load_chip, preset
+from axforge.generators.chip import PRESETS, ChipSpec, chip_verilog, load_chip, preset
 from axforge.sim.chip_sim import TB_VERILATOR_ARGS, chip_luts, run_chip_tb, tb_access_vlt, tb_files
 from axforge.sim.verilator import lint
 

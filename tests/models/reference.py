@@ -10,7 +10,7 @@ import pytest
 import torch
 
 __all__ = ["lut2d", "codes", "linear_ref", "conv_acc", "conv_ref", "assert_outputs", "require_int8_gemm",
-           "u8_linear_status", "cpu_flags"]
+           "u8_linear_status", "cpu_flags", "ROUTES", "set_route", "require_u8x7"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -199,3 +199,28 @@ def u8_linear_status():
     vnni = {"avx512_vnni", "avx_vnni", "amx_int8"} & cpu_flags()
     missing = "" if vnni else "; the CPU lacks AVX-512 VNNI / AVX-VNNI (u8 x s8 pair sums saturate at int16)"
     return f"onednn::qlinear_pointwise gives wrong sums on full-range int8 weights{missing}"
+
+
+def require_u8x7():
+    """Skip unless oneDNN's u8 x s8 linear is exact on weights in [-64, 64] here (the ``u8x7`` route's
+    own probe, :func:`axforge.models.int8gemm._u8x7_exact`, on adversarial operands)."""
+    from axforge.models import int8gemm
+    why = int8gemm._u8x7_exact()
+    if why:
+        pytest.skip(f"u8x7 GEMM route not runnable: {why}")
+
+
+ROUTES = ("float", "int8", "u8x7")
+
+
+def set_route(monkeypatch, route):
+    """Force the GEMM route ``route`` (one of :data:`ROUTES`) whatever this CPU autodetects; skip a
+    route this CPU cannot run exactly (``int8``: ``torch._int_mm``, exact with AVX2 and with VNNI;
+    ``u8x7``: the u8 linear on weights in [-64, 64])."""
+    from axforge.models import int8gemm
+    if route == "int8":
+        require_int8_gemm()
+    elif route == "u8x7":
+        require_u8x7()
+    monkeypatch.setattr(int8gemm, "INT8_GEMM", route == "int8")
+    monkeypatch.setattr(int8gemm, "U8X7_GEMM", route == "u8x7")

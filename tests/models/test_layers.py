@@ -7,7 +7,7 @@ from torch import nn
 
 import reference as ref
 from axforge.errors import AxforgeError
-from axforge.models import convolution, int8gemm, layers
+from axforge.models import convolution, layers
 from axforge.models.layers import ApproxConv2d, ApproxLinear, QuantConfig, approximate, calibrate, remap
 from axforge.models.quant import act_qparams, quantize, weight_qparams
 
@@ -59,18 +59,16 @@ def conv_layer(path, groups=1, cin=4, cout=6, spec=TRUNC, **kw):
     return conv
 
 
-@pytest.mark.parametrize("int8", [True, False])
+@pytest.mark.parametrize("gemm", ["int8", "u8x7", "float"])
 @pytest.mark.parametrize("geom", [dict(padding=1), dict(stride=2, padding=1), dict(dilation=2, padding=2),
                                   dict(groups=2), dict(groups=4, cout=4, padding=1),
                                   dict(padding=1, spec="drum:8x8u:k=4")])
-def test_conv_paths_agree(geom, int8, monkeypatch):
+def test_conv_paths_agree(geom, gemm, monkeypatch):
     """lut, lowrank and the unfolded matmul route agree, and give the independent reference's outputs
     (products gathered from the RTL LUT, tests/models/reference.py); with int8 GEMMs the lowrank layer
     runs quantise-convolve-dequantise per batch chunk, as do the float convolutions (here one image
     per chunk)."""
-    if int8:
-        ref.require_int8_gemm()
-    monkeypatch.setattr(int8gemm, "INT8_GEMM", int8)
+    ref.set_route(monkeypatch, gemm)
     monkeypatch.setattr(convolution, "_CONV_CHUNK_BYTES", 1)
     monkeypatch.setattr(layers, "CONV_CHUNK_BYTES", 1)
     x = torch.randn(3, 4, 9, 9)
@@ -97,12 +95,10 @@ def test_conv_paths_agree(geom, int8, monkeypatch):
     assert not torch.allclose(y_exact, first, atol=1e-3)   # the approximation is really there
 
 
-@pytest.mark.parametrize("int8", [True, False])
+@pytest.mark.parametrize("gemm", ["int8", "u8x7", "float"])
 @pytest.mark.parametrize("path", ["lut", "lowrank", "exact"])
-def test_an_empty_batch_gives_an_empty_output(path, int8, monkeypatch):
-    if int8:
-        ref.require_int8_gemm()
-    monkeypatch.setattr(int8gemm, "INT8_GEMM", int8)
+def test_an_empty_batch_gives_an_empty_output(path, gemm, monkeypatch):
+    ref.set_route(monkeypatch, gemm)
     conv = conv_layer(path, stride=2, padding=1)
     calibrate(conv, [torch.randn(2, 4, 9, 9)])
     with torch.no_grad():
@@ -125,15 +121,13 @@ def test_straight_through_gradients_are_the_float_layer_gradients():
     assert torch.allclose(gx, x.grad, atol=1e-4) and torch.allclose(gw, conv.weight.grad, atol=1e-3)
 
 
-@pytest.mark.parametrize("int8", [False, True])
+@pytest.mark.parametrize("gemm", ["float", "int8", "u8x7"])
 @pytest.mark.parametrize("kind", ["conv", "linear"])
 @pytest.mark.parametrize("path", ["lut", "lowrank", "exact"])
-def test_weight_update_invalidates_cached_tables(path, kind, int8, monkeypatch):
+def test_weight_update_invalidates_cached_tables(path, kind, gemm, monkeypatch):
     """After an in-place weight update the layer computes exactly what a fresh layer with the new
     weights (and the same calibration) computes: no weight table, factor or affine term is stale."""
-    if int8:
-        ref.require_int8_gemm()
-    monkeypatch.setattr(int8gemm, "INT8_GEMM", int8)
+    ref.set_route(monkeypatch, gemm)
 
     def build():
         if kind == "conv":

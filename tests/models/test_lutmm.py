@@ -111,23 +111,25 @@ def test_bad_path_and_out_of_range_operands():
         t.check_operands(torch.tensor([[256, 0]]), torch.zeros(2, 1, dtype=torch.int64))
 
 
+@pytest.mark.parametrize("route", ref.ROUTES)
 @pytest.mark.parametrize("text", ["trunc:8x8u:k=6,comp=const", "drum:8x8s:k=4", "drum:8x8u:k=4", "bam:8x8u:h=2,v=7",
                                   "mitchell:8x8u:ec=1", "trunc:6x4s:k=3", "exact:8x8u"])
-def test_int8_and_float_gemm_paths_agree(text, monkeypatch):
-    """The int8-GEMM route (digit-split skeleton factors) and the float route give the LUT's sums,
-    from float32 codes and from integer tensors, and leave the caller's operands untouched."""
-    t = ProductTable(MultSpec.parse(text))
-    x, w = operands(t, 41, 77, 13, seed=3)
-    want = naive(t, x, w)
-    for int8 in (False, True):
-        if int8:
-            ref.require_int8_gemm()     # after the float route has passed
-        monkeypatch.setattr(int8gemm, "INT8_GEMM", int8)
-        assert t.int8_ok() == (int8 and t.a_width <= 8 and t.b_width <= 8)
+def test_every_gemm_route_gives_the_lut_sums(text, route, monkeypatch):
+    """The int8 route (digit-split skeleton factors, ``torch._int_mm``), the u8x7 route (weight digits
+    in [-64, 64] on oneDNN's u8 linear) and the float route give the LUT's sums, from float32 codes
+    and from integer tensors, with K long enough that the u8x7 sums come in several exact chunks,
+    and leave the caller's operands untouched."""
+    t = lutmm.table_for(MultSpec.parse(text))
+    ref.set_route(monkeypatch, route)
+    assert t.route() == (route if t.a_width <= 8 and t.b_width <= 8 else "float")
+    assert t.int8_ok() == (t.route() != "float")
+    for k in (77, 1500):
+        x, w = operands(t, 41, k, 13, seed=3)
+        want = naive(t, x, w)
         for xin in (x.clone(), x.float()):
             before = xin.clone()
-            assert torch.equal(t.matmul(xin, w, "lowrank", wcache={}), want), (int8, xin.dtype)
-            assert torch.equal(t.matmul(xin, w, "exact"), x @ w), (int8, xin.dtype)
+            assert torch.equal(t.matmul(xin, w, "lowrank", wcache={}), want), (route, k, xin.dtype)
+            assert torch.equal(t.matmul(xin, w, "exact"), x @ w), (route, k, xin.dtype)
             assert torch.equal(xin, before), "the operands were modified"
 
 
@@ -140,6 +142,10 @@ def test_direct_lut_layout_when_cheaper():
     plan = drum._i8_terms()
     assert plan.direct and [(ta.shape[1], len(levels)) for ta, levels in plan.groups] == [(1, 2)]
     assert not ProductTable(MultSpec.parse("trunc:8x8u:k=6,comp=const"))._i8_terms().direct
+    # on the u8x7 route too: two slots (D(b) in [0, 240], centred by 120, in two parts in [-64, 64]),
+    # its weight-only centre an activation-only term
+    plan7 = drum._i8_terms("u8x7")
+    assert plan7.direct and plan7.act is not None and [(ta.shape[1], len(lv)) for ta, lv in plan7.groups] == [(2, 1)]
     # the direct layout's int8 GEMMs give the LUT's sums (its convolution: test_int8_tap_convolution_...)
     x, w = operands(drum, 29, 150, 11, seed=5)
     assert torch.equal(drum.matmul(x.float(), w, "lowrank", wcache={}), naive(drum, x, w))
@@ -168,23 +174,34 @@ def test_u8_linear_route_is_exact_and_falls_back(text, u8, monkeypatch):
         want = naive(t, x, w)
         cache = {}
         assert torch.equal(t.matmul(x.float(), w, "lowrank", wcache=cache), want), (k, u8)
-        used = any(isinstance(wt, tuple) for *_, wt in cache["i8"])
+        used = any(isinstance(wt, tuple) for *_, wt in cache[("i8", "int8")][0])
         eligible = k * peak < 1 << 24
         if u8 == "probed" and eligible:   # probed now; its verdict is this CPU's: exact here or not used
             assert int8gemm._U8_GEMM == (ref.u8_linear_status() is None)
         assert used == (u8 != "off" and bool(int8gemm._U8_GEMM) and eligible), (k, u8)
 
 
-@pytest.mark.parametrize("value", ["0", "1"])
-def test_int8_gemm_env_var_forces_the_route(value):
-    """``AXFORGE_INT8_GEMM=0/1`` overrides the CPU detection on first use; ``AXFORGE_U8_GEMM=0`` turns
-    the u8 linear off without probing it."""
-    env = dict(os.environ, AXFORGE_INT8_GEMM=value, AXFORGE_U8_GEMM="0")
-    code = ("from axforge.models import int8gemm, lutmm;"
-            "print(int8gemm.INT8_GEMM, lutmm.ProductTable().int8_ok(), int8gemm._u8_linear_available())")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+@pytest.mark.parametrize("int8,u8x7,route", [("0", "0", "float"), ("1", "0", "int8"), ("1", "1", "int8"),
+                                              ("0", "1", "u8x7")])
+def test_gemm_route_env_vars_force_the_route(int8, u8x7, route):
+    """``AXFORGE_INT8_GEMM=0/1`` and ``AXFORGE_U8X7_GEMM=0/1`` override the CPU detection on first use
+    (the int8 route first), and the forced route gives the LUT's sums on saturating operands (every
+    activation 255, weights 0 and 255: the exact product's digits at their bounds);
+    ``AXFORGE_U8_GEMM=0`` turns the u8 linear off without probing it."""
+    if route == "u8x7":
+        ref.require_u8x7()
+    env = dict(os.environ, AXFORGE_INT8_GEMM=int8, AXFORGE_U8X7_GEMM=u8x7, AXFORGE_U8_GEMM="0")
+    code = ("import torch; from axforge.hdl.arith import MultSpec; from axforge.models import int8gemm, lutmm;"
+            "t = lutmm.table_for(MultSpec.parse('trunc:8x8u:k=6,comp=const'));"
+            "x = torch.full((6, 1200), 255); x[3:, ::2] = 0; w = torch.zeros(1200, 4, dtype=torch.int64);"
+            "w[:, 1::2] = 255; w[::3, 2] = 7;"
+            "same = torch.equal(t.matmul(x.float(), w, 'lowrank', wcache={}), t.matmul(x, w, 'lut'));"
+            "print(int8gemm.INT8_GEMM, t.route(), int8gemm._u8_linear_available(), int8gemm._U8X7_RATE is None,"
+            " same)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ([str(value == "1")] * 2 + ["False"])
+    # a forced u8x7 route is probed for exactness, never timed
+    assert out.stdout.split() == [str(int8 == "1"), route, "False", "True", "True"]
 
 
 def test_int8_gemm_autodetection(monkeypatch):
@@ -238,11 +255,9 @@ def test_lattice_factors_are_short_and_exact_and_the_skeleton_is_the_fallback(mo
     fa2, fb2, d2, _ = s.skeleton()
     assert s.factor_method() == "skeleton" and d2 > 1 and np.array_equal(fa2 @ fb2.T, d2 * s.error)
     x, w = operands(s, 23, 140, 9, seed=2)
-    for int8 in (False, True):
-        if int8:
-            ref.require_int8_gemm()     # after the float route has passed
-        monkeypatch.setattr(int8gemm, "INT8_GEMM", int8)
-        assert torch.equal(s.matmul(x, w, "lowrank", wcache={}), naive(s, x, w))
+    for route in ref.ROUTES:     # float first: a route this CPU cannot run skips the rest
+        ref.set_route(monkeypatch, route)
+        assert torch.equal(s.matmul(x, w, "lowrank", wcache={}), naive(s, x, w)), route
 
 
 def test_lll_keeps_the_lattice_and_shortens_it():
@@ -276,30 +291,31 @@ def test_column_terms_rebuild_the_column(fa, fb, single):
                                                        (8, 16, 3, 1, 2, 2), (4, 8, 2, 1, 1, 0), (6, 8, 3, 3, 1, 2),
                                                        (4, 8, 3, 2, 2, 0)])
 @pytest.mark.parametrize("unfold", [False, True])
-def test_int8_tap_convolution_equals_the_float_convolution(text, cin, cout, k, stride, dil, pad, unfold, monkeypatch):
-    """The int8 conv route (GEMMs on row-shifted views, strided convolutions split into phase
+@pytest.mark.parametrize("route", ["int8", "u8x7"])
+def test_int8_tap_convolution_equals_the_float_convolution(text, cin, cout, k, stride, dil, pad, unfold, route,
+                                                           monkeypatch):
+    """The int8 conv routes (GEMMs on row-shifted views, strided convolutions split into phase
     grids, odd sizes padded; or one GEMM on unfolded rows, the u8 linear where it applies; one
-    gather group for trunc and Mitchell, one digit at two scales for unsigned DRUM's whole LUT)
-    gives the float route's integers, which are the LUT's."""
-    ref.require_int8_gemm()
+    gather group for trunc and Mitchell, one digit at two scales for unsigned DRUM's whole LUT; on
+    u8x7 the weight digits in [-64, 64] and the activation-only terms as window sums) give the
+    float route's integers, which are the LUT's."""
     monkeypatch.setattr(convolution, "_UNFOLD", unfold)
-    t = ProductTable(MultSpec.parse(text))
+    t = lutmm.table_for(MultSpec.parse(text))
     g = torch.Generator().manual_seed(cin * 31 + k)
     codes = torch.randint(t.a_min, t.a_max + 1, (3, cin, 9, 10), generator=g).float()
     wq = torch.randint(t.b_min, t.b_max + 1, (cout, cin, k, k), generator=g)
     got = {}
-    for int8 in (True, False):
-        monkeypatch.setattr(int8gemm, "INT8_GEMM", int8)
+    for r in ("float", route):
+        ref.set_route(monkeypatch, r)
         cache = {}
-        got[int8] = t.conv2d_parts(codes, wq, (stride, stride), (dil, dil), 1, "lowrank", cache, (pad, pad), t.a_max)
-        if int8:
-            assert cache["conv_i8_unfold"] == unfold
-    assert torch.equal(got[True][0], got[False][0]) and torch.equal(got[True][1], got[False][1])
+        got[r] = t.conv2d_parts(codes, wq, (stride, stride), (dil, dil), 1, "lowrank", cache, (pad, pad), t.a_max)
+        if r != "float":
+            assert cache["conv_i8_unfold"] == (route, unfold)
+    assert torch.equal(got[route][0], got["float"][0]) and torch.equal(got[route][1], got["float"][1])
     # and both are the LUT's: every output pixel by direct gather from the RTL LUT
     want, box = ref.conv_acc(codes.long().numpy(), wq.numpy(), ref.lut2d(t.spec), (stride, stride), (pad, pad),
                              (dil, dil), 1, t.a_max)
-    for int8 in (True, False):
-        core, bx, const = got[int8]
-        assert np.array_equal(bx.numpy(), box), int8
+    for r, (core, bx, const) in got.items():
+        assert np.array_equal(bx.numpy(), box), r
         acc = core + t.b_mid * bx + const
-        assert torch.equal(acc, acc.round()) and np.array_equal(acc.long().numpy(), want), int8
+        assert torch.equal(acc, acc.round()) and np.array_equal(acc.long().numpy(), want), r

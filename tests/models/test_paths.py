@@ -14,7 +14,7 @@ from torch import nn
 import reference as ref
 from axforge.cli import main
 from axforge.hdl.arith import MultSpec
-from axforge.models import convolution, int8gemm, layers
+from axforge.models import convolution, layers
 from axforge.models.layers import ApproxConv2d, ApproxLinear, QuantConfig, approximate, calibrate
 
 TRUNC = "trunc:8x8u:k=6,comp=const"     # E of exact rank 7: integer (lattice) factors
@@ -28,11 +28,9 @@ NAMES = {TRUNC: "trunc", CMP: "cmp42", DRUMS: "drums", None: "exactlut"}
 IDS = [f"{NAMES[s]}-{p}" + (f"-r{r}" if r else "") for s, p, r in CASES]
 
 
-def route(monkeypatch, int8):
-    """Force the int8-GEMM route (``torch._int_mm``) on or off, whatever this CPU autodetects."""
-    if int8:
-        ref.require_int8_gemm()
-    monkeypatch.setattr(int8gemm, "INT8_GEMM", int8)
+def route(monkeypatch, name):
+    """Force the GEMM route ``name`` (float, int8, u8x7), whatever this CPU autodetects."""
+    ref.set_route(monkeypatch, name)
 
 
 def make(cls, spec, path, rank, *args, **kw):
@@ -75,10 +73,10 @@ def check_acc(got, want, slack, what):
         assert np.array_equal(got, want), (what, int((got != want).sum()))
 
 
-@pytest.mark.parametrize("int8", [False, True], ids=["float-gemm", "int8-gemm"])
+@pytest.mark.parametrize("gemm", ref.ROUTES, ids=[f"{r}-gemm" for r in ref.ROUTES])
 @pytest.mark.parametrize("spec,path,rank", CASES, ids=IDS)
-def test_linear_every_path_matches_the_reference(spec, path, rank, int8, monkeypatch):
-    route(monkeypatch, int8)
+def test_linear_every_path_matches_the_reference(spec, path, rank, gemm, monkeypatch):
+    route(monkeypatch, gemm)
     layer = make(ApproxLinear, spec, path, rank, 48, 7)
     x = torch.randn(11, 48)
     calibrate(layer, [x])
@@ -101,14 +99,14 @@ def test_linear_every_path_matches_the_reference(spec, path, rank, int8, monkeyp
                                                 acc)
 
 
-@pytest.mark.parametrize("int8", [False, True], ids=["float-gemm", "int8-gemm"])
+@pytest.mark.parametrize("gemm", ref.ROUTES, ids=[f"{r}-gemm" for r in ref.ROUTES])
 @pytest.mark.parametrize("geom", [dict(padding=1), dict(stride=2, padding=2, dilation=2, groups=2)],
                          ids=["pad1", "s2d2g2"])
 @pytest.mark.parametrize("spec,path,rank", CASES, ids=IDS)
-def test_conv_every_path_matches_the_reference(spec, path, rank, geom, int8, monkeypatch):
+def test_conv_every_path_matches_the_reference(spec, path, rank, geom, gemm, monkeypatch):
     """The layer's own route (quantise-convolve-dequantise on float32 codes, or the unfolded matmul
     on integer codes) and the unfolded route, one image per batch chunk."""
-    route(monkeypatch, int8)
+    route(monkeypatch, gemm)
     monkeypatch.setattr(convolution, "_CONV_CHUNK_BYTES", 1)
     monkeypatch.setattr(layers, "CONV_CHUNK_BYTES", 1)
     layer = make(ApproxConv2d, spec, path, rank, 4, 6, 3, **geom)

@@ -28,7 +28,6 @@ behind, without the flow's Liberty reader, timing graph or SAIF parser:
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
