@@ -425,12 +425,14 @@ def build_parser():
     cv.add_argument("--rate-vectors", type=int, default=64, help="vectors streamed by test_stream_rate")
     cv.set_defaults(func=cmd_chip_verify)
 
+    from .cli_axnet import add_axnet_parser
     from .cli_kernel import add_kernel_parser
     from .cli_map import add_map_parser
     from .cli_model import add_model_parser
     add_model_parser(sub)
     add_map_parser(sub)
     add_kernel_parser(sub)
+    add_axnet_parser(sub)
 
     mult = sub.add_parser("mult", help="the multiplier library")
     msub = mult.add_subparsers(dest="mcmd", required=True)

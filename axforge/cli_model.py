@@ -58,6 +58,7 @@ def cmd_model_sensitivity(args):
     from axforge.hdl.arith import MultSpec
     from axforge.models.sensitivity import sensitivity, write_sensitivity
     from axforge.models.train import load_trained
+    from axforge.generators.spec import split_specs
     specs = [MultSpec.parse(s) for s in split_specs(args.mults)]
     if not specs:
         raise AxforgeError(f"Option --mults must name at least one multiplier spec, not {args.mults!r}")
@@ -72,20 +73,6 @@ def cmd_model_sensitivity(args):
         print(f"{layer:22s} " + " ".join(f"{100 * result['accuracy'][layer][m]:14.2f}" for m in result["mults"]))
     print(f"wrote {js} and {png}")
     return 0
-
-
-def split_specs(text):
-    """Comma-separated specs; a piece without ':' continues the previous spec's parameters
-    (``trunc:8x8u:k=6,comp=const,drum:8x8u:k=4`` is two specs)."""
-    out = []
-    for piece in (p.strip() for p in text.split(",")):
-        if not piece:
-            continue
-        if ":" not in piece and out:
-            out[-1] += "," + piece
-        else:
-            out.append(piece)
-    return out
 
 
 def add_model_parser(sub):

@@ -8,7 +8,7 @@ from axforge.errors import AxforgeError
 from axforge.hdl.arith import MultSpec
 from axforge.hdl.arith.imported import load
 
-__all__ = ["load_mult_spec", "read_yaml", "load_mapping"]
+__all__ = ["load_mult_spec", "read_yaml", "load_mapping", "split_specs"]
 
 
 def read_yaml(path, what):
@@ -58,4 +58,18 @@ def load_mapping(path):
         if not isinstance(spec, str):
             raise AxforgeError(f"Mapping value for layer {layer!r} must be a multiplier spec string, not {spec!r}")
         out[str(layer)] = MultSpec.parse(spec)
+    return out
+
+
+def split_specs(text):
+    """Comma-separated specs; a piece without ':' continues the previous spec's parameters
+    (``trunc:8x8u:k=6,comp=const,drum:8x8u:k=4`` is two specs)."""
+    out = []
+    for piece in (p.strip() for p in text.split(",")):
+        if not piece:
+            continue
+        if ":" not in piece and out:
+            out[-1] += "," + piece
+        else:
+            out.append(piece)
     return out
