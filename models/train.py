@@ -16,7 +16,8 @@ from axforge.paths import atomic_write_bytes, write_json
 from .data import load_dataset
 from .zoo import build_model
 
-__all__ = ["train_model", "load_trained", "evaluate", "batches", "TrainedModel"]
+__all__ = ["train_model", "load_trained", "evaluate", "batches", "TrainedModel", "run_pinned", "pinned_kernels",
+           "train_threads"]
 
 CKPT = "ckpt.pt"
 MODEL = "model.pt"
@@ -93,16 +94,48 @@ def train_threads(threads=None):
     return n
 
 
-def _child(conn, kwargs):
-    """The pinned training process: report the meta dict, or the error, through ``conn``."""
+def _child(conn, target, kwargs):
+    """The pinned process: run ``target(**kwargs)``, report its value or the error through ``conn``."""
     try:
-        conn.send(("ok", _train(**kwargs)))
+        torch.backends.mkldnn.enabled = False
+        torch.backends.nnpack.set_flags(False)
+        conn.send(("ok", target(**kwargs)))
     except AxforgeError as exc:
         conn.send(("error", str(exc)))
     except BaseException as exc:  # noqa: BLE001 - a crash becomes the parent's error, with its type
         conn.send(("crash", f"{type(exc).__name__}: {exc}"))
     finally:
         conn.close()
+
+
+def run_pinned(target, kwargs, threads):
+    """``target(**kwargs)`` in a spawned child with the pinned float kernels of :func:`pinned_kernels`
+    (``threads`` threads; oneDNN and NNPACK off), its value returned (it must pickle). Inside such a
+    child (``AXFORGE_TRAIN_CHILD=1``) it runs in place. ``target`` must be a module-level function."""
+    if os.environ.get("AXFORGE_TRAIN_CHILD") == "1":
+        return target(**kwargs)
+    import multiprocessing as mp
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    saved = dict(os.environ)
+    os.environ.update(pinned_kernels(threads))
+    try:
+        proc = ctx.Process(target=_child, args=(child, target, kwargs))
+        proc.start()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    child.close()
+    try:
+        status, value = parent.recv()
+    except EOFError:
+        status, value = "crash", "the training process ended without a result"
+    proc.join()
+    if status == "ok":
+        return value
+    if status == "error":
+        raise AxforgeError(value)
+    raise RuntimeError(f"Training failed in its process (exit {proc.exitcode}): {value}")
 
 
 def train_model(arch, dataset="digits", out_dir="out/model", epochs=30, batch_size=64, lr=0.05, seed=0,
@@ -130,30 +163,7 @@ def train_model(arch, dataset="digits", out_dir="out/model", epochs=30, batch_si
     threads = train_threads(threads)
     kwargs = dict(arch=arch, dataset=dataset, out_dir=str(out_dir), epochs=epochs, batch_size=batch_size, lr=lr,
                   seed=seed, data_root=data_root, progress=progress, resume=resume, threads=threads)
-    if os.environ.get("AXFORGE_TRAIN_CHILD") == "1":
-        return _train(**kwargs)
-    import multiprocessing as mp
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    saved = dict(os.environ)
-    os.environ.update(pinned_kernels(threads))
-    try:
-        proc = ctx.Process(target=_child, args=(child, kwargs))
-        proc.start()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    child.close()
-    try:
-        status, value = parent.recv()
-    except EOFError:
-        status, value = "crash", "the training process ended without a result"
-    proc.join()
-    if status == "ok":
-        return value
-    if status == "error":
-        raise AxforgeError(value)
-    raise RuntimeError(f"Training failed in its process (exit {proc.exitcode}): {value}")
+    return run_pinned(_train, kwargs, threads)
 
 
 def _train(arch, dataset, out_dir, epochs, batch_size, lr, seed, data_root, progress, resume, threads):

@@ -17,8 +17,9 @@ from its last epoch's checkpoint -- and writes, atomically:
   the lone approximator -- one-pass's approximator, trained alone -- AXNet's H(x), and its mean
   control value at the first gated layer).
 
-Runs are independent, so ``jobs > 1`` trains them in that many processes (each at one torch
-thread, so the weights are those of a serial run).
+Runs are independent, so ``jobs > 1`` trains them in that many processes, each a pinned
+training process at one torch thread (:func:`axforge.models.train.pinned_kernels`), so the
+weights are those of a serial run.
 """
 
 import csv
@@ -36,6 +37,7 @@ from axforge.errors import bad_value
 from axforge.paths import atomic_write_bytes, atomic_write_text
 
 from ..kernels import KERNELS, kernel as kernel_named
+from ..train import pinned_kernels
 from .methods import METHODS, prepare_data
 from .metrics import METRIC_KEYS, quality_metrics, true_labels
 from .nets import safe_logit
@@ -68,6 +70,9 @@ def _train_one(job):
     """One run, trained or read back; returns its directory (runs in a worker process)."""
     kernel, method, seed, group, epochs, out, progress, overrides = job
     d = run_dir(out, kernel, method, seed)
+    if os.environ.get("AXFORGE_TRAIN_CHILD") == "1":      # a pinned pool worker (see compare)
+        torch.backends.mkldnn.enabled = False
+        torch.backends.nnpack.set_flags(False)
     if (d / META).exists():
         run = load(d)
         c = run.config
@@ -180,17 +185,20 @@ def summarise(rows, methods):
         for b in methods:
             if b == "axnet":
                 continue
-            per = {}
+            per, undefined = {}, []
             for k in kernels:
                 a, base = out.get((k, "axnet")), out.get((k, b))
                 if a and base and base["true_invocation"][0] > 0:
                     per[k] = a["true_invocation"][0] / base["true_invocation"][0] - 1
+                elif a and base:
+                    undefined.append(k)
             t = {}
             for k in kernels:
                 a, base = out.get((k, "axnet")), out.get((k, b))
                 if a and base and base["train_time_s"][0] > 0:
                     t[k] = a["train_time_s"][0] / base["train_time_s"][0] - 1
             gains[b] = {"invocation": per, "mean_invocation": float(np.mean(list(per.values()))) if per else None,
+                        "undefined": undefined,
                         "time": t, "mean_time": float(np.mean(list(t.values()))) if t else None}
     return out, gains
 
@@ -221,12 +229,15 @@ def _markdown(rows, methods, seeds, group):
                          f"{cell(s['overall_error'], False)} | {cell(s.get('matched_error'), False)} | "
                          f"{cell(s['train_time_s'], False)} |")
     for b, g in gains.items():
-        if not g["invocation"]:
-            continue
-        per = ", ".join(f"{k} {100 * v:+.1f} %" for k, v in g["invocation"].items())
-        lines += ["", f"AXNet's true invocation over {LABELS.get(b, b)}: mean {100 * g['mean_invocation']:+.1f} % "
-                      f"({per}).",
-                  f"AXNet's training time over {LABELS.get(b, b)}: mean {100 * g['mean_time']:+.1f} %."]
+        name = LABELS.get(b, b)
+        lines.append("")
+        if g["invocation"]:
+            per = ", ".join(f"{k} {100 * v:+.1f} %" for k, v in g["invocation"].items())
+            lines.append(f"AXNet's true invocation over {name}: mean {100 * g['mean_invocation']:+.1f} % ({per}).")
+        if g["undefined"]:
+            lines.append(f"Not a ratio where {name} invokes nothing truly safe: {', '.join(g['undefined'])}.")
+        if g["mean_time"] is not None:
+            lines.append(f"AXNet's training time over {name}: mean {100 * g['mean_time']:+.1f} %.")
     quant = [r for r in rows if r["mult"] != "float"]
     if quant:
         lines += ["", "With every layer's products through a multiplier (test split, mean over the seeds):", "",
@@ -349,18 +360,16 @@ def compare(kernels=None, methods=DEFAULT_METHODS, seeds=(0,), group=1, out_dir=
             dirs[j[:3]] = _train_one(j)
             bar.update()
     else:
-        env = os.environ.get("AXFORGE_TRAIN_THREADS")
-        os.environ["AXFORGE_TRAIN_THREADS"] = "1"
+        saved = dict(os.environ)
+        os.environ.update(pinned_kernels(1))   # the workers are pinned training processes themselves
         try:
             with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
                 for j, d in zip(jobs_list, pool.map(_train_one, jobs_list)):
                     dirs[j[:3]] = d
                     bar.update()
         finally:
-            if env is None:
-                os.environ.pop("AXFORGE_TRAIN_THREADS", None)
-            else:
-                os.environ["AXFORGE_TRAIN_THREADS"] = env
+            os.environ.clear()
+            os.environ.update(saved)
     bar.close()
     rows = _rows(dirs, kernels, methods, seeds, list(mults), {})
     summary, gains = summarise(rows, methods)

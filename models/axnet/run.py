@@ -1,6 +1,8 @@
 """The API: ``train(kernel, method, ...) -> TrainedRun``, ``evaluate(run, ...)``, ``load(dir)``, ``DEFAULTS``."""
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import torch
@@ -8,9 +10,9 @@ import torch
 from axforge.errors import AxforgeError, bad_value
 from axforge.paths import write_json
 
-from ..kernels import Kernel
+from ..kernels import KERNELS, Kernel
 from ..kernels import kernel as kernel_named
-from ..train import train_threads, weights_digest
+from ..train import run_pinned, train_threads, weights_digest
 from .methods import METHODS, RunConfig, build_net, fit, prepare_data, save_torch
 from .metrics import net_metrics
 from .nets import AXNet, match_predictor, n_params, parse_topology, topology_text
@@ -164,7 +166,7 @@ def load(directory):
 
 def train(kernel, method="axnet", topology=None, pred=None, group=1, epochs=None, seed=0, out_dir=None,
           progress=True, *, p_outputs=1, control="all", iterations=2, batch_size=None, lr=None, val_fraction=0.1,
-          n_train=None, n_test=None, match_params=True, resume=True, threads=None, callback=None):
+          n_train=None, n_test=None, match_params=True, resume=True, threads=None, callback=None, pinned=True):
     """Train ``method`` on ``kernel`` and return the :class:`TrainedRun` (saved to ``out_dir`` if given).
 
     Parameters
@@ -190,8 +192,26 @@ def train(kernel, method="axnet", topology=None, pred=None, group=1, epochs=None
     threads : int, optional -- torch threads while training (default 1, or
         ``$AXFORGE_TRAIN_THREADS``); the same seed and thread count give the same weights.
     callback : callable, optional -- called after every epoch (see :func:`.methods.fit`).
+    pinned : bool -- train a registered kernel in a spawned child with pinned float kernels
+        (:func:`axforge.models.train.run_pinned`), so that the same seed and thread count give
+        the same weights on any x86 CPU with AVX2; off, or with a ``callback`` or an unregistered
+        :class:`Kernel`, it trains in this process (the same weights on this machine).
     """
     k = _kernel(kernel)
+    if pinned and callback is None and os.environ.get("AXFORGE_TRAIN_CHILD") != "1" \
+            and KERNELS.get(k.name) is not None and kernel_named(k.name) is k:
+        kwargs = dict(kernel=k.name, method=method, topology=topology, pred=pred, group=group, epochs=epochs,
+                      seed=seed, progress=progress, p_outputs=p_outputs, control=control, iterations=iterations,
+                      batch_size=batch_size, lr=lr, val_fraction=val_fraction, n_train=n_train, n_test=n_test,
+                      match_params=match_params, resume=resume, threads=threads)
+        resolve_config(k, method, topology, pred, group, epochs, seed, p_outputs, control, iterations,
+                       batch_size, lr, val_fraction, n_train, n_test, match_params)   # bad input: error here
+        if out_dir is not None:
+            run_pinned(_train_saved, {**kwargs, "out_dir": str(out_dir)}, train_threads(threads))
+            return load(out_dir)
+        with tempfile.TemporaryDirectory(prefix="axnet-") as tmp:
+            run_pinned(_train_saved, {**kwargs, "out_dir": tmp}, train_threads(threads))
+            return load(tmp)
     cfg, params = resolve_config(k, method, topology, pred, group, epochs, seed, p_outputs, control, iterations,
                                  batch_size, lr, val_fraction, n_train, n_test, match_params)
     n = train_threads(threads)
@@ -208,11 +228,18 @@ def train(kernel, method="axnet", topology=None, pred=None, group=1, epochs=None
             "resumed_from": info["resumed_from"], "history": info["history"], "metrics": metrics,
             "splits": {"train": len(data["train"]), "val": len(data["val"]), "test": len(data["test"])},
             "bound": k.bound(cfg.group), "weights_sha256": weights_digest(net.state_dict()), "threads": n,
-            "torch": torch.__version__}
+            "torch": torch.__version__,
+            "kernels": {"aten": torch.backends.cpu.get_cpu_capability(), "mkl_cbwr": os.environ.get("MKL_CBWR"),
+                        "onednn": torch.backends.mkldnn.enabled, "pinned": os.environ.get("AXFORGE_TRAIN_CHILD") == "1"}}
     run = TrainedRun(net, meta)
     if out_dir is not None:
         run.save(out_dir)
     return run
+
+
+def _train_saved(**kwargs):
+    """:func:`train` in the pinned child; the run is saved to ``out_dir`` (nothing returned)."""
+    train(**kwargs)
 
 
 def evaluate(run, kernel=None, split="test", mult=None, config=None, data=None):
