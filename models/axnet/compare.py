@@ -206,18 +206,19 @@ def summarise(rows, methods):
 def _markdown(rows, methods, seeds, group):
     summary, gains = summarise(rows, methods)
     kernels = list(dict.fromkeys(k for k, _ in summary))
-    lines = [f"Test split, group {group} bounds, seeds {', '.join(map(str, seeds))}: mean (min-max) over the seeds.",
+    spread = "mean (min to max) over the seeds" if len(seeds) > 1 else "one seed"
+    lines = [f"Test split, group {group} bounds, seeds {', '.join(map(str, seeds))}: {spread}.",
              "", "| kernel | method | params | true invocation | predicted invocation | prediction accuracy | "
-             "overall error | error at AXNet's invocation | training time (s) |",
+             "overall error | error at AXNet's invocation | training time |",
              "|---|---|---|---|---|---|---|---|---|"]
 
-    def cell(st, pct=True, digits=1):
+    def cell(st, kind="pct"):
+        """The mean, and with several seeds the min-max; times in seconds (``s``)."""
         if st is None:
             return "-"
+        fmt = {"pct": lambda v: f"{100 * v:.1f} %", "num": lambda v: f"{v:.4g}", "s": lambda v: f"{v:.3g} s"}[kind]
         m, lo, hi = st
-        if pct:
-            return f"{100 * m:.{digits}f} % ({100 * lo:.{digits}f}-{100 * hi:.{digits}f})"
-        return f"{m:.4g} ({lo:.4g}-{hi:.4g})"
+        return fmt(m) if len(seeds) == 1 else f"{fmt(m)} ({fmt(lo)} to {fmt(hi)})"
 
     for k in kernels:
         for m in methods:
@@ -226,8 +227,8 @@ def _markdown(rows, methods, seeds, group):
                 continue
             lines.append(f"| {k} | {LABELS.get(m, m)} | {s['params']} | {cell(s['true_invocation'])} | "
                          f"{cell(s['predicted_invocation'])} | {cell(s['accuracy'])} | "
-                         f"{cell(s['overall_error'], False)} | {cell(s.get('matched_error'), False)} | "
-                         f"{cell(s['train_time_s'], False)} |")
+                         f"{cell(s['overall_error'], 'num')} | {cell(s.get('matched_error'), 'num')} | "
+                         f"{cell(s['train_time_s'], 's')} |")
     for b, g in gains.items():
         name = LABELS.get(b, b)
         lines.append("")
