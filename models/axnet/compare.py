@@ -11,7 +11,9 @@ from its last epoch's checkpoint -- and writes, atomically:
   does there (the paper's comparison at matched invocation; AXNet's own row: its threshold 0.5);
 * ``results.md``: per kernel and method the mean over the seeds with the spread (min-max), and
   the true-invocation gain of AXNet over each baseline, per kernel and on average;
-* the paper's pictures: ``fig6_invocation.png`` (true invocation), ``fig7_accuracy.png``
+* the paper's pictures: with ``sharing`` among the methods ``fig2_sharing.png`` (validation MSE
+  and true invocation per epoch of AXNet and the weight-sharing net, a line per seed),
+  ``fig6_invocation.png`` (true invocation), ``fig7_accuracy.png``
   (prediction accuracy), ``fig8_error.png`` (overall error over one-pass's), ``fig10a_time.png``
   (training time), and ``fig4_bessel.png`` where bessel is among the kernels (the exact surface,
   the lone approximator -- one-pass's approximator, trained alone -- AXNet's H(x), and its mean
@@ -325,6 +327,31 @@ def _bessel_png(axnet_run, lone_run):
     return _png(fig)
 
 
+def _curves_png(runs_by_kernel):
+    """Fig. 2: the validation approximation loss and true invocation per epoch of the joint methods
+    (AXNet and the weight-sharing net), one line per seed: the shared trunk's instability."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    kernels = list(runs_by_kernel)
+    fig, axes = plt.subplots(2, len(kernels), figsize=(3.2 * len(kernels), 4.6), squeeze=False)
+    colours = {"axnet": "tab:blue", "sharing": "tab:red"}
+    for j, k in enumerate(kernels):
+        for (method, seed), run in sorted(runs_by_kernel[k].items()):
+            h = run.meta["history"]
+            ep = [e["epoch"] for e in h]
+            label = f"{LABELS.get(method, method)}" if seed == min(s for _, s in runs_by_kernel[k]) else None
+            axes[0][j].plot(ep, [e["val_mse"] for e in h], color=colours[method], lw=0.8, label=label)
+            axes[1][j].plot(ep, [100 * e["val_true_invocation"] for e in h], color=colours[method], lw=0.8)
+        axes[0][j].set_yscale("log")
+        axes[0][j].set_title(k, fontsize=9)
+        axes[1][j].set_xlabel("epoch", fontsize=8)
+    axes[0][0].set_ylabel("validation MSE (network units)", fontsize=8)
+    axes[1][0].set_ylabel("validation true invocation (%)", fontsize=8)
+    axes[0][0].legend(fontsize=7)
+    return _png(fig)
+
+
 def compare(kernels=None, methods=DEFAULT_METHODS, seeds=(0,), group=1, out_dir="out/axnet", epochs=None,
             mults=(), jobs=1, progress=True, overrides=None):
     """Train every method on every kernel for every seed, then write the table and the figures.
@@ -385,6 +412,10 @@ def compare(kernels=None, methods=DEFAULT_METHODS, seeds=(0,), group=1, out_dir=
         files["fig8_error.png"] = _bars(summary, methods, "overall_error", "overall error / one-pass's",
                                         "overall error, normalised to one-pass (Fig. 8)", normalise="onepass",
                                         pct=False)
+    if "sharing" in methods:
+        joint = [m for m in ("axnet", "sharing") if m in methods]
+        files["fig2_sharing.png"] = _curves_png({k: {(m, s): load(dirs[(k, m, s)]) for m in joint for s in seeds}
+                                                 for k in kernels})
     if "bessel" in kernels and "axnet" in methods:
         lone = load(dirs[("bessel", "onepass", seeds[0])]) if "onepass" in methods else None
         files["fig4_bessel.png"] = _bessel_png(load(dirs[("bessel", "axnet", seeds[0])]), lone)

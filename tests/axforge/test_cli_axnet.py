@@ -92,3 +92,13 @@ def test_gains_are_ratios_of_the_seed_means():
     assert summary[("k", "axnet")]["true_invocation"] == pytest.approx((0.5, 0.4, 0.6))
     assert gains["onepass"]["invocation"]["k"] == pytest.approx(0.25)      # 0.5 / 0.4 - 1
     assert gains["onepass"]["mean_time"] == pytest.approx(1.0)             # 2 s / 1 s - 1
+
+
+def test_compare_with_the_sharing_net_draws_its_curves(tmp_path, capsys):
+    out = tmp_path / "sh"
+    assert main(["axnet", "compare", "--kernels", "jpeg", "--methods", "axnet,sharing", "--seeds", "0,1", "-q",
+                 "-o", str(out), *TINY]) == 0
+    text = capsys.readouterr().out
+    assert "| jpeg | weight sharing |" in text and "over weight sharing" in text
+    assert (out / "fig2_sharing.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (out / "fig8_error.png").exists()      # normalised to one-pass, which did not run
