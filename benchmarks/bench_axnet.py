@@ -34,6 +34,8 @@ def main(argv=None):
     p.add_argument("--kernels", help="comma-separated kernels (default: all)")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--reuse", action="store_true", help="keep the runs already in $AXF_BENCH_DIR (no fresh "
+                                                        "timing of step 1: its runs are read back)")
     args = p.parse_args(argv)
     toolenv.setup()
     import numpy as np
@@ -48,12 +50,14 @@ def main(argv=None):
     print(f"CPU {name}; flags {' '.join(flags) or '-'}; torch {torch.__version__}, training at 1 thread per run, "
           f"{args.jobs} runs in parallel", flush=True)
     kernels = args.kernels.split(",") if args.kernels else sorted(KERNELS)
-    shutil.rmtree(WORK, ignore_errors=True)
+    if not args.reuse:
+        shutil.rmtree(WORK, ignore_errors=True)
     methods = ("axnet", "onepass", "iterative")
 
     t0 = time.perf_counter()
     rows, summary, _, _ = compare(kernels, methods, [0], 1, WORK, jobs=args.jobs, progress=False)
-    bench("axnet_compare_all_kernels_seed0_s", time.perf_counter() - t0, "s")
+    if not args.reuse:
+        bench("axnet_compare_all_kernels_seed0_s", time.perf_counter() - t0, "s")
     for k in kernels:
         bench(f"axnet_{k}_three_methods_train_s", sum(summary[(k, m)]["train_time_s"][0] for m in methods), "s")
 

@@ -35,8 +35,11 @@ DEFAULTS = {
     "sobel": {"topology": "9-8-1", "pred": "9-8"},
     "bessel": {"topology": "2-16-16-1", "pred": "2-16"},
 }
-# the training settings of a kernel without its own (and the keys a DEFAULTS entry may override)
-GENERIC = {"epochs": 40, "batch_size": 128, "lr": 1e-2}
+# the training settings of a kernel without its own (and the keys a DEFAULTS entry may override).
+# 80 epochs per stage, chosen on the validation split: against 40, seed 0, all kernels, the mean
+# validation true invocation rose from 36.0 % to 42.1 % (AXNet) and 31.1 % to 39.7 % (one-pass),
+# and fell from 41.5 % to 39.1 % (iterative, which trains six stages).
+GENERIC = {"epochs": 80, "batch_size": 128, "lr": 1e-2}
 
 
 def _kernel(k):
