@@ -73,7 +73,8 @@ def resolve_config(kernel, method="axnet", topology=None, pred=None, group=1, ep
     widths = parse_topology(topology or d["topology"], "Topology")
     if (widths[0], widths[-1]) != (k.n_in, k.n_out):
         raise bad_value(f"Topology for kernel {k.name!r}", topology_text(widths),
-                        f"'{k.n_in}-...-{k.n_out}' (its {k.n_in} inputs and {k.n_out} outputs)")
+                        f"'{k.n_in}-...-{k.n_out}' (its {k.n_in} input{'s' * (k.n_in != 1)} and "
+                        f"{k.n_out} output{'s' * (k.n_out != 1)})")
     pw = parse_topology(pred or d["pred"], "Prediction topology", min_layers=1)
     if pw[0] != k.n_in:
         raise bad_value(f"Prediction topology for kernel {k.name!r}", topology_text(pw),
