@@ -236,7 +236,7 @@ def test_an_interrupted_run_resumes_to_the_same_weights(method, stop_at, tmp_pat
 
 def test_bad_settings_name_the_value():
     with pytest.raises(AxforgeError, match=r"^Topology for kernel 'synth' must be '2-\.\.\.-1' \(its 2 inputs and 1 "
-                                           r"outputs\), not '3-8-1'$"):
+                                           r"output\), not '3-8-1'$"):
         train(synth(), "axnet", "3-8-1", **TINY)
     with pytest.raises(AxforgeError, match=r"^Method must be one of axnet, onepass, iterative, sharing, not 'nope'$"):
         train(synth(), "nope", **TINY)
