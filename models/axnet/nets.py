@@ -67,6 +67,20 @@ def _mlp(widths):
     return nn.ModuleList(nn.Linear(a, b) for a, b in pairwise(widths))
 
 
+def _run(layers, x, controls=None):
+    """The MLP ``layers`` on ``x``: ReLU after every layer but the last; ``controls[i - 1]``
+    (``c(i)``, or None) gates the input of layer ``i`` for i >= 1."""
+    a = x
+    last = len(layers) - 1
+    for i, layer in enumerate(layers):
+        if i and controls is not None and controls[i - 1] is not None:
+            a = a * controls[i - 1]
+        a = layer(a)
+        if i < last:
+            a = F.relu(a)
+    return a
+
+
 class Approximator(nn.Module):
     """The MLP ``H``: ReLU hidden layers, a linear output.
 
@@ -92,15 +106,7 @@ class Approximator(nn.Module):
 
     def forward(self, x, controls=None):
         """``H(x)``; ``controls[i - 1]`` is ``c(i)`` (N, n_i) or None (ungated), for i = 1..l."""
-        a = x
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            if i and controls is not None and controls[i - 1] is not None:
-                a = a * controls[i - 1]
-            a = layer(a)
-            if i < last:
-                a = F.relu(a)
-        return a
+        return _run(self.layers, x, controls)
 
 
 class Predictor(nn.Module):
@@ -120,13 +126,7 @@ class Predictor(nn.Module):
         self.layers = _mlp(self.widths)
 
     def forward(self, x):
-        a = x
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            a = layer(a)
-            if i < last:
-                a = F.relu(a)
-        return a
+        return _run(self.layers, x)
 
 
 class AXNet(nn.Module):

@@ -15,7 +15,7 @@ import numpy as np
 
 from axforge.errors import bad_value
 
-__all__ = ["PHOTOS", "SPLIT_COLUMN", "grey", "positions", "rgb", "windows"]
+__all__ = ["PHOTOS", "SPLIT_COLUMN", "grey", "positions", "rgb", "windows", "per_256", "times_256"]
 
 PHOTOS = ("china.jpg", "flower.jpg")
 SPLIT_COLUMN = 480
@@ -67,3 +67,13 @@ def windows(n, rng, split, size, pad=0):
     rows = row[:, None, None] + offs[None, :, None]
     cols = col[:, None, None] + offs[None, None, :]
     return img[photo[:, None, None], rows, cols].reshape(n, size * size)
+
+
+def per_256(v, width, shift=0.0):
+    """Pixel-unit values as the networks see them: ``(v - shift) / 256``, float32 (N, width)."""
+    return ((np.asarray(v, dtype=np.float32) - shift) / 256).reshape(-1, width)
+
+
+def times_256(z, width):
+    """Network outputs back in pixel units: ``z * 256``, float32 (N, width)."""
+    return (np.asarray(z, dtype=np.float32) * 256).reshape(-1, width)

@@ -72,9 +72,8 @@ def _jpeg():
         name="jpeg", inputs=INPUTS, outputs=OUTPUTS,
         exact=quantised, sample=lambda n, rng, split="train": _images.windows(n, rng, split, 8),
         check=column_check("jpeg", INPUTS, [within(0.0, 255.0)] * 64),
-        to_net_in=lambda x: ((np.asarray(x, dtype=np.float32) - 128) / 256).reshape(-1, 64),
-        to_net_out=lambda y: (np.asarray(y, dtype=np.float32) / 256).reshape(-1, 64),
-        from_net_out=lambda z: (np.asarray(z, dtype=np.float32) * 256).reshape(-1, 64),
+        to_net_in=lambda x: _images.per_256(x, 64, shift=128), to_net_out=lambda y: _images.per_256(y, 64),
+        from_net_out=lambda z: _images.times_256(z, 64),
         error_kind="absolute", bounds=(0.002, 0.005), metric="pixel difference",
         n_train=8000, n_test=2000, scale=256.0, sample_by_split=True,
         domain="64 grey levels in [0, 255] of an 8x8 block, row-major; outputs its 64 quantised "

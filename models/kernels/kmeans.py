@@ -33,17 +33,13 @@ def _sample(n, rng, split="train"):
     return np.concatenate([img[photo, r1, c1], img[photo, r2, c2]], axis=1).astype(np.float64)
 
 
-def _scaled(v, width):
-    return (np.asarray(v, dtype=np.float32) / 256).reshape(-1, width)
-
-
 @KERNELS.register("kmeans")
 def _kmeans():
     return Kernel(
         name="kmeans", inputs=INPUTS, outputs=("distance",),
         exact=distance, sample=_sample, check=column_check("kmeans", INPUTS, [within(0.0, 255.0)] * 6),
-        to_net_in=lambda x: _scaled(x, 6), to_net_out=lambda y: _scaled(y, 1),
-        from_net_out=lambda z: (np.asarray(z, dtype=np.float32) * 256).reshape(-1, 1),
+        to_net_in=lambda x: _images.per_256(x, 6), to_net_out=lambda y: _images.per_256(y, 1),
+        from_net_out=lambda z: _images.times_256(z, 1),
         error_kind="absolute", bounds=(0.05, 0.1), metric="output difference",
         n_train=16000, n_test=4000, scale=256.0, sample_by_split=True,
         domain="pixel r, g, b and centroid cr, cg, cb in [0, 255]; output their Euclidean distance; "

@@ -34,18 +34,14 @@ def magnitude(x):
     return np.minimum(np.sqrt(gx * gx + gy * gy), np.float32(255))[:, None]
 
 
-def _scaled(v, width):
-    return (np.asarray(v, dtype=np.float32) / 256).reshape(-1, width)
-
-
 @KERNELS.register("sobel")
 def _sobel():
     return Kernel(
         name="sobel", inputs=INPUTS, outputs=("magnitude",),
         exact=magnitude, sample=lambda n, rng, split="train": _images.windows(n, rng, split, 3, pad=1),
         check=column_check("sobel", INPUTS, [within(0.0, 255.0)] * 9),
-        to_net_in=lambda x: _scaled(x, 9), to_net_out=lambda y: _scaled(y, 1),
-        from_net_out=lambda z: (np.asarray(z, dtype=np.float32) * 256).reshape(-1, 1),
+        to_net_in=lambda x: _images.per_256(x, 9), to_net_out=lambda y: _images.per_256(y, 1),
+        from_net_out=lambda z: _images.times_256(z, 1),
         error_kind="absolute", bounds=(0.01, 0.05), metric="pixel difference",
         n_train=16000, n_test=4000, scale=256.0, sample_by_split=True,
         domain="9 grey levels in [0, 255] of a 3x3 window, row-major (zero outside the photo); "
