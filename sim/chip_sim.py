@@ -11,6 +11,7 @@ from axforge.generators.chip import chip_verilog
 from axforge.paths import cache_dir, sha256_text
 from axforge.sim.lut import extract_lut
 
+from .burst import BURST_DEPTH, burst_top
 from .cocotb_run import run_tb
 from .saif import read_tree
 from .verilator import build_harness
@@ -266,106 +267,7 @@ def pe_activity(saif_path, chip):
 
 # -- the cocotb top: the bank plus a burst transactor ----------------------------
 
-BURST_DEPTH = 256   # beats and result slots per burst (a power of two)
-
-
-def _top_ports(chip, files):
-    """``[(direction, width, name)]`` of the chip's top module, from its emitted Verilog."""
-    import re
-    text = files[f"{chip.top}.v"]
-    body = text[text.index(f"module {chip.top}("):]
-    body = body[:body.index("endmodule")]
-    return [(d, int(w) + 1 if w else 1, n)
-            for d, w, n in re.findall(r"^\s*(input|output)\s*(?:\[(\d+):0\])?\s*(\w+);", body, re.M)]
-
-
 def tb_wrapper(chip, files, depth=BURST_DEPTH):
-    """``(module name, Verilog)``: the cocotb testbench's top, the chip plus a burst transactor.
-
-    Every port of the chip passes through unchanged while no burst runs, so a testbench
-    drives the chip cycle by cycle as before. A burst streams, for the ``burst_len`` cycles
-    after the rising edge that starts it, up to ``depth`` activation beats
-    from ``burst_beats`` (beat i at bits ``[i*AW +: AW]``) with the per-cycle idle pattern
-    ``burst_idle``, takes results with the back-pressure pattern ``burst_stall`` into
-    ``burst_results`` (result i at bits ``[i*RW +: RW]``), and counts ``burst_sent`` /
-    ``burst_got``. A burst starts when ``burst_start`` differs from its value at the
-    previous start (a toggle: the testbench never has to lower it in time) and counts
-    itself in ``burst_seq``, so the testbench can tell a burst that never started (the
-    chip held in reset) from one that moved nothing. During a burst the outer
-    ``act_in`` and ``res_out`` handshakes are held off (ready and valid low). A burst is one
-    Python wake-up per ``depth`` cycles instead of two triggers a cycle: the cycle-level
-    work of a long stream moves into the simulator, the checking stays in the testbench.
-    """
-    assert depth & (depth - 1) == 0 and depth >= 2
-    ports = {n: (d, w) for d, w, n in _top_ports(chip, files)}
-    aw, rw = ports["act_in__payload"][1], ports["res_out__payload"][1]
-    lg = depth.bit_length() - 1     # bits of a cycle / beat index below depth
-    cw = lg + 1                     # bits of a count 0..depth
-    name = f"axf_tb_{chip.top}"
-
-    def rng(w):
-        return f"[{w - 1}:0] " if w > 1 else ""
-    decl = [f"  {d} {rng(w)}{n};" for n, (d, w) in ports.items()]
-    own = {"act_in__valid", "act_in__ready", "act_in__payload", "res_out__valid", "res_out__ready", "res_out__payload"}
-    conn = [f"    .{n}({'c_' + n if n in own else n})" for n in ports]
-    z = f"{cw}'d0"
-    text = f"""// cocotb testbench top for {chip.top}: the chip, plus a burst transactor (axforge.sim.chip_sim.tb_wrapper)
-module {name}({", ".join(list(ports) + ["burst_start", "burst_len", "burst_count", "burst_beats", "burst_idle",
-                                          "burst_stall", "burst_active", "burst_seq", "burst_sent", "burst_got",
-                                          "burst_results"])});
-{chr(10).join(decl)}
-  input burst_start;
-  input [{cw - 1}:0] burst_len;
-  input [{cw - 1}:0] burst_count;
-  input [{depth * aw - 1}:0] burst_beats;
-  input [{depth - 1}:0] burst_idle;
-  input [{depth - 1}:0] burst_stall;
-  output reg burst_active = 1'b0;
-  output reg [7:0] burst_seq = 8'd0;
-  output reg [{cw - 1}:0] burst_sent = {z};
-  output reg [{cw - 1}:0] burst_got = {z};
-  output reg [{depth * rw - 1}:0] burst_results = 0;
-  reg [{cw - 1}:0] t = {z};
-  reg start_seen = 1'b0;
-  wire [{aw - 1}:0] c_act_in__payload;
-  wire c_act_in__valid, c_act_in__ready, c_res_out__valid, c_res_out__ready;
-  wire [{rw - 1}:0] c_res_out__payload;
-  wire b_valid = burst_active && burst_sent < burst_count && !burst_idle[t[{lg - 1}:0]];
-  wire b_ready = burst_active && !burst_stall[t[{lg - 1}:0]];
-  assign c_act_in__valid = burst_active ? b_valid : act_in__valid;
-  assign c_act_in__payload = burst_active ? burst_beats[burst_sent[{lg - 1}:0] * {aw} +: {aw}] : act_in__payload;
-  assign act_in__ready = !burst_active && c_act_in__ready;
-  assign c_res_out__ready = burst_active ? b_ready : res_out__ready;
-  assign res_out__valid = !burst_active && c_res_out__valid;
-  assign res_out__payload = c_res_out__payload;
-  always @(posedge clk) begin
-    if (rst) begin
-      burst_active <= 1'b0;
-      start_seen <= burst_start;
-      burst_sent <= {z};
-      burst_got <= {z};
-    end else if (!burst_active) begin
-      if (burst_start != start_seen && burst_len != {z}) begin
-        start_seen <= burst_start;
-        burst_seq <= burst_seq + 8'd1;
-        burst_active <= 1'b1;
-        t <= {z};
-        burst_sent <= {z};
-        burst_got <= {z};
-      end
-    end else begin
-      t <= t + {cw}'d1;
-      if (t + {cw}'d1 == burst_len) burst_active <= 1'b0;
-      if (b_valid && c_act_in__ready) burst_sent <= burst_sent + {cw}'d1;
-      if (b_ready && c_res_out__valid) begin
-        burst_results[burst_got[{lg - 1}:0] * {rw} +: {rw}] <= c_res_out__payload;
-        burst_got <= burst_got + {cw}'d1;
-      end
-    end
-  end
-  {chip.top} chip (
-{("," + chr(10)).join(conn)}
-  );
-endmodule
-"""
-    return name, text
+    """``(module name, Verilog)``: the cocotb testbench's top, the chip plus a burst transactor
+    on ``act_in`` -> ``res_out`` (:func:`axforge.sim.burst.burst_top`)."""
+    return burst_top(chip.top, files[f"{chip.top}.v"], "act_in", "res_out", depth, instance="chip")

@@ -17,7 +17,7 @@ The components here, in the manner of cocotbext-axi:
   Test code waits on the loop (:meth:`CycleLoop.until`), not on clock edges, so it
   wakes only when something it waits for happened.
 - :class:`Burst` drives the burst transactor a testbench top can hold
-  (:func:`axforge.sim.chip_sim.tb_wrapper`): long streams run in the simulator, up to
+  (:func:`axforge.sim.burst.burst_top`): long streams run in the simulator, up to
   its depth in beats per Python wake-up, while the loop lets those cycles pass under
   one timer (:meth:`CycleLoop.skip`).
 - :class:`StreamTB` is the base of a design's ``TB``: it owns the clock, the loop, the
@@ -353,7 +353,7 @@ class CycleLoop:
 
 
 class Burst:
-    """The driver of a testbench top's burst transactor (:func:`axforge.sim.chip_sim.tb_wrapper`).
+    """The driver of a testbench top's burst transactor (:func:`axforge.sim.burst.burst_top`).
 
     :meth:`run` streams rows into the top's input stream and collects its output beats,
     up to ``depth`` cycles per Python wake-up: the beats, the idle pattern (``idle``:
@@ -414,7 +414,7 @@ class Burst:
             return [int.from_bytes(raw[i * nb:(i + 1) * nb], "little") for i in range(n)]
         return [(big >> (i * rw)) & ((1 << rw) - 1) for i in range(n)]
 
-    async def run(self, rows, n_results):
+    async def run(self, rows, n_results, cycles=None):
         """Stream ``rows`` and return the first ``n_results`` output beats.
 
         Parameters
@@ -422,6 +422,9 @@ class Burst:
         rows : array_like of int
             (M, N) element values, one beat a row.
         n_results : int
+        cycles : int, optional
+            Cycles per burst (at most what the top's ``len`` port holds); default: the beats of
+            the burst plus ``drain_cycles``, at most ``depth``.
 
         Returns
         -------
@@ -440,13 +443,13 @@ class Burst:
                 raise AssertionError(f"timeout: three bursts moved nothing ({sent} of {len(rows)} beats sent, "
                                      f"{len(out)} of {n_results} results arrived)")
             chunk = rows[sent:sent + self.depth]
-            n = min(self.depth, len(chunk) + self.drain)
+            n = min(self.depth, len(chunk) + self.drain) if cycles is None else cycles
             if len(chunk):
                 loop.poke(ports["beats"], pack_rows(chunk.reshape(1, -1), self.a_width)[0])
             loop.poke(ports["count"], len(chunk))
             loop.poke(ports["len"], n)
-            loop.poke(ports["idle"], self._pattern(n, self.idle))
-            loop.poke(ports["stall"], self._pattern(n, self.stall))
+            loop.poke(ports["idle"], self._pattern(min(n, self.depth), self.idle))    # bit t mod depth
+            loop.poke(ports["stall"], self._pattern(min(n, self.depth), self.stall))
             self.toggle ^= 1
             loop.poke(ports["start"], self.toggle)
             seq = to_unsigned(self.seq.value)

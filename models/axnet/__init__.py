@@ -28,9 +28,9 @@ from .methods import METHODS, RunConfig, fit, prepare_data
 from .metrics import METRIC_KEYS, net_metrics, predicted_safe, quality_metrics, true_labels
 from .nets import Approximator, AXNet, PairNet, Predictor, SharingNet, match_predictor, n_params, parse_topology
 from .quantised import quantise, quantised_metrics
-from .run import DEFAULTS, GENERIC, TrainedRun, evaluate, load, resolve_config, train
+from .run import DEFAULTS, GENERIC, METHOD_LR, TrainedRun, evaluate, load, resolve_config, train
 
-__all__ = ["DEFAULTS", "GENERIC", "METHODS", "METRIC_KEYS", "AXNet", "Approximator", "PairNet", "Predictor",
+__all__ = ["DEFAULTS", "GENERIC", "METHOD_LR", "METHODS", "METRIC_KEYS", "AXNet", "Approximator", "PairNet", "Predictor",
            "RunConfig", "SharingNet", "TrainedRun", "evaluate", "fit", "load", "match_predictor", "n_params",
            "net_metrics", "parse_topology", "predicted_safe", "prepare_data", "quality_metrics", "quantise",
            "quantised_metrics", "resolve_config", "train", "true_labels"]
