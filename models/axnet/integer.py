@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from axforge.errors import AxforgeError, bad_value
+from axforge.errors import bad_value
 from axforge.hdl.npu import golden
 from axforge.hdl.npu.program import KINDS, Layer, Program, check_fits
 
