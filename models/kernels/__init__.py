@@ -27,7 +27,7 @@ import numpy as np
 from axforge.errors import bad_value
 from axforge.registry import Registry
 
-__all__ = ["KERNELS", "Kernel", "kernel", "ERROR_KINDS"]
+__all__ = ["KERNELS", "Kernel", "kernel", "ERROR_KINDS", "OP_CLASSES"]
 
 KERNELS = Registry("Kernel", package="axforge.models.kernels")
 
@@ -36,6 +36,10 @@ KERNELS = Registry("Kernel", package="axforge.models.kernels")
 #   absolute: mean over outputs of |y - t| / scale                     (jpeg, sobel, kmeans, bessel)
 #   miss:     0 if argmax(y) == argmax(t) else 1 (one-hot classes)     (jmeint)
 ERROR_KINDS = ("relative", "absolute", "miss")
+# classes of Kernel.ops: add (add, subtract, compare, abs, min/max, select), mul, div, sqrt,
+# exp_log (exp, log), trig (sin, cos, atan2, acos), branch (a data-dependent branch), bessel_jv (a
+# call of the Bessel function J_nu(x))
+OP_CLASSES = ("add", "mul", "div", "sqrt", "exp_log", "trig", "branch", "bessel_jv")
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,9 @@ class Kernel:
     floor : float -- the ``relative`` error's denominator floor.
     sample_by_split : bool -- ``sample`` takes the split as a third argument, so that
         :meth:`data` draws train and test from different regions (the image kernels).
+    ops : dict -- the floating-point work of one exact invocation, ``{class: count}``, counted by
+        hand from this file's implementation (classes :data:`OP_CLASSES`; loads, stores and
+        address arithmetic are not counted). A CPU model prices them (``axforge npu report``).
     """
     name: str
     inputs: tuple
@@ -87,10 +94,15 @@ class Kernel:
     floor: float = 1e-6
     notes: dict = field(default_factory=dict)
     sample_by_split: bool = False
+    ops: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.error_kind not in ERROR_KINDS:
             raise bad_value(f"Kernel {self.name!r} error_kind", self.error_kind, " or ".join(ERROR_KINDS))
+        for op, n in self.ops.items():
+            if op not in OP_CLASSES or isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise bad_value(f"Kernel {self.name!r} op count {op!r}", n,
+                                f"a count >= 0 of one of {', '.join(OP_CLASSES)}")
 
     @property
     def n_in(self):

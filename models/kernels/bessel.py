@@ -40,6 +40,7 @@ def _bessel():
         to_net_out=lambda y: np.asarray(y, dtype=np.float32).reshape(-1, 1),
         from_net_out=lambda z: np.asarray(z, dtype=np.float32).reshape(-1, 1),
         error_kind="absolute", bounds=(0.01, 0.05), metric="output difference",
+        ops={"bessel_jv": 1},
         n_train=16000, n_test=4000,
         domain="nu in [0, 2], x in [0, 10]; output scipy.special.jv(nu, x); networks see nu/2, x/10",
         source="axforge (AXNet's Fig. 4 Bessel surface; not in AxBench)")

@@ -77,6 +77,11 @@ def _blackscholes():
         to_net_out=lambda y: (np.asarray(y, dtype=np.float32) / np.float32(NET_SCALE)).reshape(-1, 1),
         from_net_out=lambda z: (np.asarray(z, dtype=np.float32) * np.float32(NET_SCALE)).reshape(-1, 1),
         error_kind="relative", bounds=(0.01, 0.015), metric="relative error",
+        # d1, d2: sqrt 1, div 2, log 1, mul 4, add 3; each of two CNDFs: abs, 1 + P|x|, 1/(..),
+        # the Horner polynomial (5 mul, 4 add), exp(-x^2/2) (3 mul), 1 - pdf*poly, the sign
+        # select (add 8, mul 10, div 1, exp 1, branch 1); K e^(-rT): mul 2, exp 1; the call
+        # price: mul 2, add 1; the option-type branch
+        ops={"add": 20, "mul": 28, "div": 4, "sqrt": 1, "exp_log": 4, "branch": 3},
         n_train=16000, n_test=4000, floor=1.0,
         domain="S, K in [40, 100], r in [0.05, 0.1], sigma in [0.1, 0.3], T in [0.1, 1] years, "
                "otype 0 (call) or 1 (put); networks see S/120, K/120 and learn price/120",

@@ -41,6 +41,7 @@ def _fft():
         exact=twiddle, sample=_sample, check=column_check("fft", ("x",), [within(0.0, 0.5, open_hi=True)]),
         to_net_in=_same, to_net_out=_same, from_net_out=_same,
         error_kind="relative", bounds=(0.0001, 0.001), metric="relative error",
+        ops={"mul": 1, "trig": 2},     # a = -2 pi x; sin(a), cos(a)
         n_train=8000, n_test=4000, floor=0.1,
         domain=f"x = k/N in [0, 0.5) (sampled: k in 0..N/2-1, N = {N_FFT}); outputs sin(-2 pi x), cos(-2 pi x)",
         source="AxBench fft (fftSinCos)")

@@ -71,6 +71,9 @@ def _inversek2j():
         exact=inverse, sample=_sample, check=column_check("inversek2j", ("x", "y"), rules, _reachable),
         to_net_in=_same, to_net_out=_same, from_net_out=_same,
         error_kind="relative", bounds=(0.01, 0.05), metric="relative error",
+        # c2: x^2 + y^2 - l1^2 - l2^2 over 2 l1 l2 (mul 3, add 2), its clip (branch 2), acos;
+        # atan2(y, x), sin and cos of theta2 (mul 2), l1 + .., atan2, the difference (add 2)
+        ops={"add": 4, "mul": 5, "trig": 5, "branch": 2},
         n_train=16000, n_test=4000, floor=0.1,
         domain=f"(x, y) reachable: distance from the base <= L1 + L2 = {L1 + L2:g} (sampled: forward "
                "kinematics of theta1, theta2 uniform in [0, pi/2])",

@@ -133,6 +133,13 @@ def _jmeint():
         check=column_check("jmeint", INPUTS, [within(0.0, 1.0)] * 18),
         to_net_in=_same, to_net_out=_same, from_net_out=_same,
         error_kind="miss", bounds=(0.5, 0.5), metric="miss rate",
+        # the non-coplanar path, every step computed (as this vectorised version does): per
+        # triangle two edges (6 add), the normal (cross: 6 mul, 3 add), its offset (3 mul, 3 add),
+        # the other's three distances (9 mul, 9 add) with their epsilon tests (3 abs, 3 branch) and
+        # two sign products (2 mul, 2 branch); the line direction (6 mul, 3 add) and its largest
+        # axis (3 abs, 2 branch); two intervals per triangle (3 add, 1 mul, 1 div each); their sort
+        # and the overlap test (4 branch)
+        ops={"add": 66, "mul": 50, "div": 4, "branch": 16},
         n_train=16000, n_test=4000,
         domain="coordinates in [0, 1]: triangle V (v0x .. v2z) then U (u0x .. u2z); "
                "outputs one-hot (intersect, disjoint)",

@@ -75,6 +75,9 @@ def _jpeg():
         to_net_in=lambda x: _images.per_256(x, 64, shift=128), to_net_out=lambda y: _images.per_256(y, 64),
         from_net_out=lambda z: _images.times_256(z, 64),
         error_kind="absolute", bounds=(0.002, 0.005), metric="pixel difference",
+        # level shift (64 add); the separable float DCT, two 8x8x8 matrix products (1024 mul, 896
+        # add); two roundings of 64 values (abs, +0.5, sign: 3 add and 1 branch each); 64 divisions
+        ops={"add": 1344, "mul": 1024, "div": 64, "branch": 128},
         n_train=8000, n_test=2000, scale=256.0, sample_by_split=True,
         domain="64 grey levels in [0, 255] of an 8x8 block, row-major; outputs its 64 quantised "
                "DCT coefficients (integers, row-major); networks see (p-128)/256, learn q/256",

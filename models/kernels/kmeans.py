@@ -41,6 +41,7 @@ def _kmeans():
         to_net_in=lambda x: _images.per_256(x, 6), to_net_out=lambda y: _images.per_256(y, 1),
         from_net_out=lambda z: _images.times_256(z, 1),
         error_kind="absolute", bounds=(0.05, 0.1), metric="output difference",
+        ops={"add": 5, "mul": 3, "sqrt": 1},     # three differences, their squares, the sum, sqrt
         n_train=16000, n_test=4000, scale=256.0, sample_by_split=True,
         domain="pixel r, g, b and centroid cr, cg, cb in [0, 255]; output their Euclidean distance; "
                "networks see /256",

@@ -43,6 +43,8 @@ def _sobel():
         to_net_in=lambda x: _images.per_256(x, 9), to_net_out=lambda y: _images.per_256(y, 1),
         from_net_out=lambda z: _images.times_256(z, 1),
         error_kind="absolute", bounds=(0.01, 0.05), metric="pixel difference",
+        # two 3x3 dot products (9 mul, 8 add each), gx^2 + gy^2, sqrt, the clip at 255
+        ops={"add": 17, "mul": 20, "sqrt": 1, "branch": 1},
         n_train=16000, n_test=4000, scale=256.0, sample_by_split=True,
         domain="9 grey levels in [0, 255] of a 3x3 window, row-major (zero outside the photo); "
                "output the gradient magnitude clipped at 255; networks see /256",
