@@ -54,8 +54,11 @@ def cmd_axnet_eval(args):
     split = {"test": "test", "val": "validation"}[args.split]
     print(f"{c['method']} on {c['kernel']}, group {c['group']}, {split} split:")
     print(f"{'multiplier':34s} {'true inv.':>10s} {'pred. inv.':>10s} {'accuracy':>10s} {'overall error':>14s}")
-    for mult in mults:
-        m = evaluate(run, split=args.split, mult=mult)
+    rows = [(mult, None) for mult in mults]
+    if args.npu:
+        rows += [(mult, args.npu) for mult in (split_specs(args.mult) if args.mult else [None])]
+    for mult, npu in rows:
+        m = evaluate(run, split=args.split, mult=mult) if npu is None else _npu_metrics(run, npu, mult, args.split)
         results.append(m)
         print(f"{m['mult'][:34]:34s} {_pct(m['true_invocation']):>10s} {_pct(m['predicted_invocation']):>10s} "
               f"{_pct(m['accuracy']):>10s} {m['overall_error']:14.4g}")
@@ -63,6 +66,23 @@ def cmd_axnet_eval(args):
         from axforge.paths import write_json
         write_json(args.json, {"run": str(args.run_dir), "results": results})
     return 0
+
+
+def _npu_metrics(run, npu, mult, split):
+    """The integer-only metrics of ``run`` on the NPU ``npu`` (its golden model, the RTL's numbers)."""
+    from axforge.generators.npu import load_npu
+    from axforge.models.axnet.integer import compile_net, integer_metrics
+    from axforge.models.axnet.methods import prepare_data
+    from axforge.models.kernels import kernel
+    from axforge.sim.lut import extract_lut
+    spec = load_npu(npu, mult)
+    c = run.config
+    k = kernel(c.kernel)
+    data = prepare_data(k, c.seed, c.n_train, c.n_test, c.val_fraction)
+    prog = compile_net(run.net, spec.config, data["train"].x)
+    s = data[split]
+    m, _ = integer_metrics(prog, spec.config, extract_lut(spec.mult_spec), k, s.x, s.t, c.group)
+    return {**m, "split": split, "mult": f"{spec.name} ({spec.multiplier})", "npu": spec.to_dict(), "group": c.group}
 
 
 def cmd_axnet_compare(args):
@@ -115,6 +135,8 @@ def add_axnet_parser(sub):
     ev.add_argument("run_dir")
     ev.add_argument("--mult", help="comma-separated multiplier specs (e.g. exact:8x8s,drum:8x8s:k=4)")
     ev.add_argument("--split", default="test", choices=("test", "val"))
+    ev.add_argument("--npu", help="also the integer-only network on this NPU (YAML or preset; with --mult, "
+                    "one row per multiplier): the numbers its RTL produces (axforge npu sim)")
     ev.add_argument("--json", help="also write the results as JSON here")
     ev.set_defaults(func=cmd_axnet_eval)
 
