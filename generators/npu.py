@@ -15,6 +15,8 @@ An NPU YAML::
     neuron_depth: 32      # neuron slots per PE
     data_depth: 256       # words of the data memory
     max_layers: 8         # layer descriptors
+    gating: true          # AXNet's additions (Hadamard multiplier, switch, control loads); false:
+                          # a plain NPU, which runs one-pass / iterative programs only
 
 Every key but ``tiles`` and ``pes`` is optional. Wherever an NPU is named (``--npu``, ``npu gen``,
 ``npu ppa``), :func:`load_npu` takes a YAML path or a preset name.
@@ -101,6 +103,9 @@ PRESETS = {
     # two tiles, memories for the AXBench topologies of docs/axnet.md
     "npu-paper": dict(tiles=2, pes=8, width=8, signed=True, weight_depth=512, neuron_depth=32, data_depth=256,
                       max_layers=8),
+    # npu-paper without AXNet's additions: what they cost (one-pass / iterative programs only)
+    "npu-paper-plain": dict(tiles=2, pes=8, width=8, signed=True, weight_depth=512, neuron_depth=32,
+                            data_depth=256, max_layers=8, gating=False),
 }
 
 

@@ -16,6 +16,14 @@ Memories (depths in words): ``weight_depth`` weights per PE, ``neuron_depth`` ne
 (bias, ``M``, weight zero point, output kind), ``data_depth`` words of the shared data memory
 (inputs, hidden layers, control vectors, the P(x) slot, outputs; each word :func:`data_width`
 bits), ``max_layers`` layer descriptors.
+
+``gating`` (true by default): the AXNet additions to a plain NPU -- in every PE the control-value
+register, the Hadamard multiplier ``y * c`` with its rounding shift and the switch unit that routes
+the output through it; in the controller the GATE state and its control-value loads (the delayed
+load strobe and PE select, the tiles' per-PE load registers) and the ``gate`` field of the layer
+descriptors (its memory and its configuration writes). ``gating: false`` builds the plain NPU
+without any of them, otherwise identical (same stages, same cycles), so the difference between
+the two is what the additions cost; it runs ungated programs (one-pass / iterative) only.
 """
 
 from dataclasses import asdict, dataclass
@@ -42,6 +50,7 @@ class NpuConfig:
     pes: int = 4
     width: int = 8
     signed: bool = True
+    gating: bool = True       # False: no Hadamard multiplier, switch, control register, GATE state
     acc_width: int = 0        # 0: 2 * width + 8
     out_width: int = 16
     mult_bits: int = 16
@@ -57,6 +66,8 @@ class NpuConfig:
                 raise bad_value(f"NPU key '{key}'", v, f"an integer between {lo} and {hi}")
         if not isinstance(self.signed, bool):
             raise bad_value("NPU key 'signed'", self.signed, "true or false")
+        if not isinstance(self.gating, bool):
+            raise bad_value("NPU key 'gating'", self.gating, "true or false")
         acc = self.acc_width or 2 * self.width + 8
         lo = 2 * self.width + 1
         if isinstance(acc, bool) or not isinstance(acc, int) or not lo <= acc <= 48:

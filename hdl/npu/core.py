@@ -37,6 +37,14 @@ but one, a gated output ``y * c`` with ``c = -2**F`` (-1.0) and ``y`` the lowest
 one past the top of a word as wide as that range. A layer of several passes reads its inputs after
 its earlier passes' writebacks, so it must not write over them (:func:`~.image.image_words`
 refuses such a program). Reset clears the controller and the global registers, not the memories.
+
+Without gating (``gating: false`` in :class:`~.config.NpuConfig`: the plain NPU the AXNet additions
+extend, to measure what they cost) the NPU has no ``GATE`` state (:func:`states`; ``MAC`` goes to
+``DRAIN``), no control-value loads (their delayed strobe and PE select, the tiles' load registers),
+no ``gate`` descriptor memory (its configuration writes are ignored), and PEs without the control
+register, the switch unit and the Hadamard multiplier (:mod:`.pe`). Everything else is the same
+circuit, with the same cycles for the ungated programs it runs (:func:`~.program.check_fits`
+rejects gated ones).
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
@@ -51,12 +59,17 @@ from .image import GLOBALS, LAYER_FIELDS, MemoryMap
 from .pe import check_spec, data_word, equals, pe_data_width
 from .tile import NpuTile
 
-__all__ = ["INDEX_BITS", "LINT_WAIVERS", "STATES", "Npu", "result_layout"]
+__all__ = ["INDEX_BITS", "LINT_WAIVERS", "STATES", "Npu", "result_layout", "states"]
 
 #: width of a result beat's sample index (it wraps)
 INDEX_BITS = 16
 #: the controller's states (one-hot), in the order of a sample
 STATES = ("FETCH", "MAC", "GATE", "DRAIN", "WB", "DECIDE", "FALLBACK", "EMIT")
+
+
+def states(config):
+    """The controller states of ``config``'s NPU: :data:`STATES`, less ``GATE`` without gating."""
+    return STATES if config.gating else tuple(s for s in STATES if s != "GATE")
 #: Verilator configuration lines the emitted NPU needs under ``-Wall`` (``{top}``: its module name);
 #: each waives what the Amaranth -> Yosys flow writes, not a property of the circuit
 LINT_WAIVERS = (
@@ -139,6 +152,8 @@ class Npu(wiring.Component):
         layer = Signal(mm.layer_count_bits)
         desc = {}
         for idx, name in enumerate(LAYER_FIELDS):
+            if name not in mm.layer_fields:
+                continue
             mem = m.submodules[f"layer_{name}"] = Memory(shape=mm.layer_width(name), depth=c.max_layers, init=[])
             wp, rp = mem.write_port(), mem.read_port(domain="comb")
             m.d.comb += [wp.en.eq(cfg_fire & equals(region, 1) & equals(low[:3], idx)),
@@ -156,7 +171,7 @@ class Npu(wiring.Component):
 
         # -- controller registers --------------------------------------------------------------
         cnt = Signal(max(mm.count_bits, n_pes.bit_length(), DRAIN.bit_length()))
-        sel_t, sel_p = Signal(mm.tile_bits), Signal(mm.pe_bits)     # the PE of a gate load / writeback
+        sel_t, sel_p = Signal(mm.tile_bits), Signal(mm.pe_bits)     # the PE of a writeback / gate load
         base = Signal(range(c.data_depth + n_pes))                  # neurons of the layer done before
         woff = Signal(range(c.weight_depth + 1))                    # weight words of those passes
         pss = Signal(range(c.neuron_depth + 1))                     # pass index (slot offset)
@@ -164,13 +179,16 @@ class Npu(wiring.Component):
         p0 = Signal(signed(word))
         emit_valid = Signal()
         # issue -> data arrival: what the element read this cycle is, one cycle later with rd.data
-        mac_d, first_d, cload_d = Signal(), Signal(), Signal()
-        ct_d, cp_d = Signal.like(sel_t), Signal.like(sel_p)
+        mac_d, first_d = Signal(), Signal()
+        if c.gating:
+            cload_d = Signal()
+            ct_d, cp_d = Signal.like(sel_t), Signal.like(sel_p)
 
         left = Signal(range(c.data_depth + 1))
         n_act = Signal(range(max(c.data_depth, n_pes) + 1))
         last_pass = Signal()
-        gate_en, gate_addr = desc["gate"][0], desc["gate"][1:]
+        if c.gating:
+            gate_en, gate_addr = desc["gate"][0], desc["gate"][1:]
         m.d.comb += [left.eq(desc["n_out"] - base), last_pass.eq(left <= n_pes),
                      n_act.eq(Mux(last_pass, left, n_pes))]
 
@@ -178,10 +196,12 @@ class Npu(wiring.Component):
         bus_y = Signal(signed(word))                                # the writeback bus
         for t in range(c.tiles):
             tile = m.submodules[f"tile{t}"] = NpuTile(c, self._spec, self._factory)
+            if c.gating:
+                m.d.comb += [tile.c_load.eq(cload_d & equals(ct_d, t)), tile.c_pe.eq(cp_d),
+                             tile.gated.eq(gate_en)]
             m.d.comb += [tile.x.eq(rd.data), tile.mac.eq(mac_d), tile.first.eq(first_d),
-                         tile.c_load.eq(cload_d & equals(ct_d, t)), tile.c_pe.eq(cp_d),
                          tile.w_addr.eq(desc["wbase"] + woff + cnt), tile.slot.eq(desc["slot"] + pss),
-                         tile.shift.eq(desc["shift"]), tile.gated.eq(gate_en), tile.sel.eq(sel_p),
+                         tile.shift.eq(desc["shift"]), tile.sel.eq(sel_p),
                          tile.wr_weight.eq(cfg_fire & equals(region, 2) & equals(w_tile, t)),
                          tile.wr_slot.eq(cfg_fire & equals(region, 3) & equals(s_tile, t)),
                          tile.wr_field.eq(low[:2]), tile.wr_pe.eq(Mux(equals(region, 2), w_pe, s_pe)),
@@ -189,7 +209,9 @@ class Npu(wiring.Component):
                          tile.wr_data.eq(value[:pe_data_width(c)])]
             with m.If(equals(sel_t, t)):
                 m.d.comb += bus_y.eq(tile.y)
-        m.d.sync += [mac_d.eq(0), first_d.eq(0), cload_d.eq(0), ct_d.eq(sel_t), cp_d.eq(sel_p)]
+        m.d.sync += [mac_d.eq(0), first_d.eq(0)]
+        if c.gating:
+            m.d.sync += [cload_d.eq(0), ct_d.eq(sel_t), cp_d.eq(sel_p)]
 
         def next_pe():
             """Step (sel_t, sel_p) to the next global PE."""
@@ -203,11 +225,12 @@ class Npu(wiring.Component):
 
         result = self.results.payload
         m.d.comb += [result.index.eq(index), rd.en.eq(1)]
-        state = Signal(len(STATES), init=1)      # one-hot, FETCH first
-        st = {name: state[i] for i, name in enumerate(STATES)}
+        names = states(c)
+        state = Signal(len(names), init=1)       # one-hot, FETCH first
+        st = {name: state[i] for i, name in enumerate(names)}
 
         def goto(name):
-            m.d.sync += state.eq(1 << STATES.index(name))
+            m.d.sync += state.eq(1 << names.index(name))
 
         m.d.comb += self.busy.eq(~st["FETCH"] | cnt.any())
         with m.If(st["FETCH"]):
@@ -227,17 +250,21 @@ class Npu(wiring.Component):
             m.d.sync += [mac_d.eq(1), first_d.eq(~cnt.any()), cnt.eq(cnt + 1)]
             with m.If(cnt + 1 == desc["n_in"]):
                 m.d.sync += cnt.eq(0)
-                with m.If(gate_en):
-                    goto("GATE")
-                with m.Else():
+                if c.gating:
+                    with m.If(gate_en):
+                        goto("GATE")
+                    with m.Else():
+                        goto("DRAIN")
+                else:
                     goto("DRAIN")
-        with m.Elif(st["GATE"]):
-            m.d.comb += rd.addr.eq(gate_addr + base + cnt)
-            m.d.sync += [cload_d.eq(1), cnt.eq(cnt + 1)]
-            next_pe()
-            with m.If(cnt + 1 == n_act):
-                m.d.sync += [cnt.eq(0), sel_t.eq(0), sel_p.eq(0)]
-                goto("DRAIN")
+        if c.gating:
+            with m.Elif(st["GATE"]):
+                m.d.comb += rd.addr.eq(gate_addr + base + cnt)
+                m.d.sync += [cload_d.eq(1), cnt.eq(cnt + 1)]
+                next_pe()
+                with m.If(cnt + 1 == n_act):
+                    m.d.sync += [cnt.eq(0), sel_t.eq(0), sel_p.eq(0)]
+                    goto("DRAIN")
         with m.Elif(st["DRAIN"]):
             m.d.sync += cnt.eq(cnt + 1)
             with m.If(equals(cnt, DRAIN - 1)):

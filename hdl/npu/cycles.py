@@ -16,7 +16,9 @@ result beat is accepted, both included, with the inputs always valid and the res
    broadcast register) and pass the PE's ``PE_STAGES`` (requantisation product, output unit,
    switch and output register), and ``n_act`` cycles write the results back, one PE per cycle. So a
    layer takes ``passes * (n_in + DRAIN) + n_out * (1 + gated)``; ``pred`` and ``approx`` are the
-   sums over the prediction and the approximation layers.
+   sums over the prediction and the approximation layers. An NPU with ``gating: false`` runs
+   ungated layers only (``gated = 0``), in the same cycles as the gating NPU (its PE keeps the
+   output register of stage 3, without the switch).
 3. **store** -- no cycles of its own: the last prediction layer's writebacks store the control
    vectors and the P(x) slot.
 4. **decide** -- ``1 + p_outputs`` cycles: read ``P[0]`` (and ``P[1]``) and compare. An unsafe

@@ -19,7 +19,10 @@ Global registers: ``n_in`` (input words per sample), ``n_pred`` (prediction laye
 (all layers), ``p_addr``, ``p_outputs`` (1 or 2), ``out_addr``, ``n_out``. Layer descriptors
 (prediction layers first): ``src``, ``dst``, ``n_in``, ``n_out``, ``shift`` (S), ``gate`` (bit 0:
 the layer is gated; bits 1 and up: the data address of ``c[0]``), ``wbase`` (the layer's first
-weight word in every PE) and ``slot`` (its first neuron slot). Neuron slot fields: ``bias``
+weight word in every PE) and ``slot`` (its first neuron slot). An NPU with ``gating: false`` has
+no ``gate`` field (:attr:`MemoryMap.layer_fields`): the image writes none, the NPU ignores a write
+to its address (the other fields keep their addresses), and ``data_width`` does not count it.
+Neuron slot fields: ``bias``
 (``acc_width`` bits), ``mult`` (M, ``mult_bits``), ``zw`` (the weight zero point, unsigned NPU
 only), ``kind`` (an index into :data:`~.program.KINDS`). The bit widths of ``tile`` and ``pe`` are
 ``tile_bits`` and ``pe_bits``; every index is at least one bit wide. Writes to a tile or PE that
@@ -103,6 +106,11 @@ class MemoryMap:
                 "p_addr": self.addr_bits, "p_outputs": 2, "out_addr": self.addr_bits,
                 "n_out": self.count_bits}[name]
 
+    @property
+    def layer_fields(self):
+        """The layer descriptor fields the NPU has: :data:`LAYER_FIELDS`, less ``gate`` without gating."""
+        return LAYER_FIELDS if self.config.gating else tuple(f for f in LAYER_FIELDS if f != "gate")
+
     def layer_width(self, name):
         return {"src": self.addr_bits, "dst": self.addr_bits, "n_in": self.count_bits, "n_out": self.count_bits,
                 "shift": self.config.shift_bits, "gate": self.addr_bits + 1, "wbase": self.weight_bits,
@@ -124,7 +132,7 @@ class MemoryMap:
 
     @property
     def data_width(self):
-        widths = [self.global_width(n) for n in GLOBALS] + [self.layer_width(n) for n in LAYER_FIELDS]
+        widths = [self.global_width(n) for n in GLOBALS] + [self.layer_width(n) for n in self.layer_fields]
         return max(widths + [self.slot_width(n) for n in SLOT_FIELDS])
 
     def _addr(self, region, word):
@@ -172,7 +180,8 @@ def _check_program(program, config):
 
 def image_words(program, config):
     """Every configuration write of ``program`` on ``config``, in the order the host sends them:
-    the global registers, the layer descriptors, then PE by PE its weights and its neuron slots.
+    the global registers, the layer descriptors (no ``gate`` field with ``gating: false``), then PE
+    by PE its weights and its neuron slots.
 
     Returns a list of ``(addr, data)`` with ``data`` the raw unsigned field bits."""
     check_fits(program, config)
@@ -191,7 +200,7 @@ def image_words(program, config):
         gate = (layer.gate << 1 | 1) if layer.gate >= 0 else 0
         desc = {"src": layer.src, "dst": layer.dst, "n_in": layer.n_in, "n_out": layer.n_out,
                 "shift": layer.shift, "gate": gate, "wbase": len(weights[0]), "slot": len(slots[0])}
-        words += [(mm.layer_addr(li, name), desc[name]) for name in LAYER_FIELDS]
+        words += [(mm.layer_addr(li, name), desc[name]) for name in mm.layer_fields]
         for p in range(passes(layer.n_out, n_pes)):
             for g in range(n_pes):
                 j = p * n_pes + g

@@ -1,4 +1,5 @@
-"""The NPU's processing element: one neuron's dot product, requantisation, activation and gate.
+"""The NPU's processing element: one neuron's dot product, requantisation, activation and gate
+(the gate only with ``gating``).
 
 A PE holds the weights of every neuron it is assigned (its weight memory, ``weight_depth`` words)
 and their neuron slots (``neuron_depth`` each of bias, requantisation multiplier ``M``, weight zero
@@ -21,6 +22,10 @@ Timing (each cycle the PE's inputs hold one broadcast element):
      kind (:data:`~.program.KINDS`: clamps, and PLAN sigmoid / tanh in shifts and compares);
   3. the switch unit: the output register takes the unit's value, or for a gated layer the
      Hadamard product ``(y * c + 2**(F-1)) >> F``.
+
+With ``gating: false`` (:class:`~.config.NpuConfig`) the PE has no ``c_load`` or ``gated`` input,
+no control-value register and no switch unit or Hadamard multiplier: stage 3 is the output register
+alone, taking the unit's value (so the PE keeps its three stages and its timing).
 
 Values are :func:`data_word` bits, two's complement (as the data memory holds them).
 """
@@ -103,10 +108,12 @@ class NpuPE(wiring.Component):
     ----------
     x : In(signed(word)) -- the broadcast element: an activation (``mac``) or a control value
         (``c_load``).
-    mac, first, c_load : In(1) -- what ``x`` is this cycle (``first``: the pass's first input).
+    mac, first, c_load : In(1) -- what ``x`` is this cycle (``first``: the pass's first input;
+        no ``c_load`` without gating).
     w_addr : In -- weight memory read address (its word arrives the next cycle, with its ``x``).
     slot : In -- neuron slot read address (held through a pass).
-    shift : In(shift_bits), gated : In(1) -- the layer's S and whether it is gated.
+    shift : In(shift_bits), gated : In(1) -- the layer's S and whether it is gated (no ``gated``
+        without gating).
     y : Out(signed(word)) -- the output register.
     wr_weight, wr_slot : In(1) -- configuration write of weight word / slot field ``wr_field``
         (index into :data:`~.image.SLOT_FIELDS`) at ``wr_addr`` with ``wr_data``.
@@ -117,11 +124,12 @@ class NpuPE(wiring.Component):
         self._config, self._spec = config, spec
         self._factory = factory or mult_factory(spec)
         mm = MemoryMap(config)
+        gate = {"c_load": In(1), "gated": In(1)} if config.gating else {}
         super().__init__({
             "x": In(signed(data_word(config))),
-            "mac": In(1), "first": In(1), "c_load": In(1),
+            "mac": In(1), "first": In(1),
             "w_addr": In(mm.weight_bits), "slot": In(mm.slot_bits),
-            "shift": In(config.shift_bits), "gated": In(1),
+            "shift": In(config.shift_bits), **gate,
             "y": Out(signed(data_word(config))),
             "wr_weight": In(1), "wr_slot": In(1), "wr_field": In(2),
             "wr_addr": In(max(mm.weight_bits, mm.slot_bits)), "wr_data": In(pe_data_width(config)),
@@ -163,11 +171,12 @@ class NpuPE(wiring.Component):
 
         # temporary accumulator (bias add on the first input), the inputs' sum, the control value
         acc = Signal(signed(acc_w))
-        ctl = Signal(signed(word), name="c")
         with m.If(self.mac):
             m.d.sync += acc.eq(Mux(self.first, slot["bias"], acc) + mult.p)
-        with m.If(self.c_load):
-            m.d.sync += ctl.eq(self.x)
+        if c.gating:
+            ctl = Signal(signed(word), name="c")
+            with m.If(self.c_load):
+                m.d.sync += ctl.eq(self.x)
         corrected = acc
         if not c.signed:
             total = Signal(signed(acc_w), name="in_sum")
@@ -207,7 +216,10 @@ class NpuPE(wiring.Component):
             with m.If(equals(slot["kind"], kind)):
                 m.d.sync += unit.eq(value)
 
-        # stage 3: the switch unit and the output register
-        f = c.gate_frac
-        m.d.sync += self.y.eq(Mux(self.gated, (unit * ctl + (1 << (f - 1))) >> f, unit))
+        # stage 3: the switch unit and the output register (the register alone without gating)
+        if c.gating:
+            f = c.gate_frac
+            m.d.sync += self.y.eq(Mux(self.gated, (unit * ctl + (1 << (f - 1))) >> f, unit))
+        else:
+            m.d.sync += self.y.eq(unit)
         return m

@@ -103,7 +103,8 @@ def _in_range(values, lo, hi, what):
 def check_fits(program, config):
     """Raise a one-line :class:`AxforgeError` when ``program`` cannot run on ``config``.
 
-    Checks the codes against the widths, the memories (weights and neuron slots per PE, data words,
+    Checks the codes against the widths, that no layer is gated on an NPU with ``gating: false``,
+    the memories (weights and neuron slots per PE, data words,
     layer descriptors) and the addresses. Returns ``{"weights_per_pe", "slots_per_pe", "data_words",
     "layers"}``, the resources the program uses."""
     c = config
@@ -125,6 +126,11 @@ def check_fits(program, config):
     weights_per_pe = slots_per_pe = 0
     for i, layer in enumerate(program.layers):
         where = f"Layer {i}"
+        if layer.gate >= 0 and not c.gating:
+            span = f"{layer.gate}..{layer.gate + layer.n_out - 1}"
+            raise AxforgeError(f"{where} is gated (control values at data {span}), but the NPU has gating: false "
+                               "(no Hadamard multiplier); run an ungated program (one-pass / iterative) or use an "
+                               "NPU with gating: true")
         _in_range(layer.weights, wlo, whi, f"{where} weight code")
         _in_range(layer.bias, alo, ahi, f"{where} bias")
         _in_range(layer.mult, 1, (1 << c.mult_bits) - 1, f"{where} requantisation multiplier")

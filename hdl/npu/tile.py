@@ -5,7 +5,8 @@ The broadcast register takes the core's bus every cycle (the element ``x``, what
 and gate flag) and drives every PE from it, so an element reaches the PEs one cycle after the
 data memory delivers it. The output mux puts PE ``sel``'s output register on the tile's ``y``
 (combinational: the core's bus scheduler picks one tile and one PE per writeback cycle).
-Configuration writes go straight to PE ``wr_pe``.
+Configuration writes go straight to PE ``wr_pe``. Without gating (``gating: false``) the tile has
+no ``c_load``, ``c_pe`` or ``gated`` input and no per-PE control-value load registers.
 """
 
 from amaranth.hdl import Module, Signal, signed
@@ -34,7 +35,7 @@ class NpuTile(wiring.Component):
     ----------
     x, mac, first, w_addr, slot, shift, gated : In -- the broadcast bus (see :class:`~.pe.NpuPE`),
         registered here.
-    c_load : In(1), c_pe : In -- ``x`` is the control value of PE ``c_pe`` of this tile.
+    c_load : In(1), c_pe : In -- ``x`` is the control value of PE ``c_pe`` of this tile (gating only).
     sel : In, y : Out(signed(word)) -- the output register of PE ``sel``.
     wr_weight, wr_slot, wr_field, wr_addr, wr_data : In -- a configuration write (see
         :class:`~.pe.NpuPE`) for PE ``wr_pe``.
@@ -45,11 +46,11 @@ class NpuTile(wiring.Component):
         self._config, self._spec, self._factory = config, spec, factory
         mm = MemoryMap(config)
         word = data_word(config)
+        gate = {"gated": In(1), "c_load": In(1), "c_pe": In(mm.pe_bits)} if config.gating else {}
         super().__init__({
             "x": In(signed(word)), "mac": In(1), "first": In(1),
             "w_addr": In(mm.weight_bits), "slot": In(mm.slot_bits),
-            "shift": In(config.shift_bits), "gated": In(1),
-            "c_load": In(1), "c_pe": In(mm.pe_bits),
+            "shift": In(config.shift_bits), **gate,
             "sel": In(mm.pe_bits), "y": Out(signed(word)),
             "wr_weight": In(1), "wr_slot": In(1), "wr_field": In(2), "wr_pe": In(mm.pe_bits),
             "wr_addr": In(max(mm.weight_bits, mm.slot_bits)), "wr_data": In(pe_data_width(config)),
@@ -58,17 +59,19 @@ class NpuTile(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         regs = {}
-        for name in _BROADCAST:
+        gating = self._config.gating
+        for name in _BROADCAST if gating else tuple(n for n in _BROADCAST if n != "gated"):
             port = getattr(self, name)
             regs[name] = Signal.like(port, name=f"bc_{name}")
             m.d.sync += regs[name].eq(port)
         for p in range(self._config.pes):
             pe = m.submodules[f"pe{p}"] = NpuPE(self._config, self._spec, self._factory)
-            c_load = Signal(name=f"bc_c_load{p}")
-            m.d.sync += c_load.eq(self.c_load & equals(self.c_pe, p))
+            if gating:
+                c_load = Signal(name=f"bc_c_load{p}")
+                m.d.sync += c_load.eq(self.c_load & equals(self.c_pe, p))
+                m.d.comb += pe.c_load.eq(c_load)
             m.d.comb += [getattr(pe, name).eq(reg) for name, reg in regs.items()]
-            m.d.comb += [pe.c_load.eq(c_load),
-                         pe.wr_weight.eq(self.wr_weight & equals(self.wr_pe, p)),
+            m.d.comb += [pe.wr_weight.eq(self.wr_weight & equals(self.wr_pe, p)),
                          pe.wr_slot.eq(self.wr_slot & equals(self.wr_pe, p)),
                          pe.wr_field.eq(self.wr_field), pe.wr_addr.eq(self.wr_addr), pe.wr_data.eq(self.wr_data)]
             with m.If(equals(self.sel, p)):

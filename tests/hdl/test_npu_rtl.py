@@ -2,6 +2,7 @@
 :mod:`axforge.hdl.npu.cycles`, with idle inputs, back-pressure and reset; and its Verilog lint."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -14,10 +15,11 @@ from axforge.generators.design import convert, design_files
 from axforge.generators.emit import MultDesign
 from axforge.hdl.arith import MultSpec
 from axforge.hdl.npu.config import NpuConfig
-from axforge.hdl.npu.core import INDEX_BITS, LINT_WAIVERS, Npu
+from axforge.hdl.npu.core import INDEX_BITS, LINT_WAIVERS, STATES, Npu, states
 from axforge.hdl.npu.cycles import PE_STAGES, sample_cycles, stream_cycles
 from axforge.hdl.npu.golden import requant, run, unit_out
 from axforge.hdl.npu.image import (
+    LAYER_FIELDS,
     SLOT_FIELDS,
     MemoryMap,
     image_words,
@@ -28,6 +30,7 @@ from axforge.hdl.npu.program import KINDS, WIDE, Layer, Program, check_fits
 from axforge.hdl.pe import mult_factory
 from axforge.sim.lut import extract_lut
 from axforge.sim.verilator import lint_files
+from axforge.yosys import run_yosys
 
 
 def _exact(config):
@@ -286,6 +289,79 @@ def test_many_random_configs(seed):
     check_cycles(program, config, rec, safe)
 
 
+# -- the plain NPU (gating: false): no AXNet additions -------------------------------------------
+
+PLAIN_CASES = {
+    # name: (config, ungated program shape); layers of several passes
+    "s8-1x3-plain": (dict(tiles=1, pes=3, width=8, signed=True),
+                     dict(n_in=4, pred=(5,), approx=(4, 2), p_outputs=1)),
+    "u8-2x2-plain-p2": (dict(tiles=2, pes=2, width=8, signed=False),
+                        dict(n_in=3, pred=(3,), approx=(5, 2), p_outputs=2)),
+}
+
+
+@pytest.mark.parametrize("name", list(PLAIN_CASES))
+def test_plain_npu_runs_ungated_programs_bit_and_cycle_exact(name):
+    """An ungated program on ``gating: false``: the golden results, the gating NPU's cycles, and the
+    gating NPU's image less the gate descriptor writes."""
+    base, shape = PLAIN_CASES[name]
+    config, gating = _config(base, gating=False), _config(base)
+    lut = exact_lut(config)
+    seed = sum(map(ord, name))
+    program = random_program(config, lut, np.random.default_rng(seed), gated=(False, False), **shape)
+    assert states(config) == tuple(s for s in STATES if s != "GATE") and states(gating) == STATES
+    rec, safe = _check_run(program, config, _exact(config), lut, 8, seed)
+    assert safe.any() and not safe.all()
+    check_cycles(program, config, rec, safe)
+    assert sample_cycles(program, config) == sample_cycles(program, gating)
+    mm = MemoryMap(config)
+    assert mm.layer_fields == tuple(f for f in LAYER_FIELDS if f != "gate")
+    gate_addrs = {mm.layer_addr(i, "gate") for i in range(len(program.layers))}
+    assert image_words(program, config) == [w for w in image_words(program, gating) if w[0] not in gate_addrs]
+
+
+def test_plain_npu_rejects_gated_programs():
+    config = _config(dict(tiles=1, pes=2, width=8, signed=True), gating=False)
+    lut = exact_lut(config)
+    program = random_program(config, lut, np.random.default_rng(4), n_in=3, pred=(3,), approx=(2, 2),
+                             gated=(False, True))
+    msg = r"Layer 3 is gated \(control values at data \d+\.\.\d+\), but the NPU has gating: false"
+    for fn in (check_fits, image_words):
+        with pytest.raises(AxforgeError, match=msg) as err:
+            fn(program, config)
+        assert "\n" not in str(err.value)
+    with pytest.raises(AxforgeError, match="NPU key 'gating' must be true or false, not 'yes'"):
+        NpuConfig(gating="yes")
+    plain, full = NpuPE(config, _exact(config)), NpuPE(_config(dict(width=8)), _exact(config))
+    for pe in (plain, full):
+        pe._MustUse__used = True                    # built for its ports only
+    assert not {"c_load", "gated"} & set(plain.signature.members)
+    assert {"c_load", "gated"} <= set(full.signature.members)
+
+
+def _coarse_cells(config, work):
+    """Yosys' word-level cells of the NPU (``synth -flatten`` up to fine-grained mapping)."""
+    from amaranth.back import rtlil
+    work.mkdir()
+    (work / "npu.il").write_text(rtlil.convert(Npu(config, _exact(config)), name="npu", emit_src=False))
+    run_yosys("read_rtlil npu.il\nsynth -flatten -top npu -run begin:fine\nopt_clean\n"
+              "tee -q -o stat.json stat -json\n", work)
+    stat = json.loads((work / "stat.json").read_text())
+    mod = stat.get("design") or next(iter(stat["modules"].values()))
+    return int(mod["num_cells"]), dict(sorted(mod["num_cells_by_type"].items()))
+
+
+def test_plain_npu_is_smaller(tmp_path):
+    """What the AXNet additions cost, in Yosys' word-level cells (printed; asserted only smaller)."""
+    base = dict(tiles=1, pes=2, width=8, signed=True, data_depth=16, weight_depth=8, neuron_depth=4, max_layers=2)
+    full, full_cells = _coarse_cells(NpuConfig(**base), tmp_path / "gating")
+    plain, plain_cells = _coarse_cells(NpuConfig(**base, gating=False), tmp_path / "plain")
+    print(f"\nNPU 1x2 s8, Yosys cells: gating {full}, plain {plain} (the AXNet additions: {full - plain})")
+    for kind in sorted(set(full_cells) | set(plain_cells)):
+        print(f"  {kind:14} {full_cells.get(kind, 0):5} {plain_cells.get(kind, 0):5}")
+    assert plain < full
+
+
 # -- the PE's output unit, value by value --------------------------------------------------------
 
 def _pe_sweep(config, batches):
@@ -374,7 +450,7 @@ def test_image_layout_and_errors():
     first = dataclasses.replace(program.pred[0], dst=program.pred[0].src)
     with pytest.raises(AxforgeError, match="Layer 0 runs in 2 passes and writes data 0..6 over its own inputs"):
         image_words(dataclasses.replace(program, pred=(first,) + program.pred[1:]), config)
-    with pytest.raises(AxforgeError, match="Program output addresses must be"):
+    with pytest.raises(AxforgeError, match="Program outputs addresses must be"):
         image_words(dataclasses.replace(program, out_addr=63), config)
     with pytest.raises(AxforgeError, match="Weights per PE"):
         image_words(program, dataclasses.replace(config, weight_depth=8))
@@ -400,7 +476,9 @@ def test_cycle_model_by_stage():
      "exact:8x8s"),
     (dict(tiles=2, pes=3, width=6, signed=False, out_width=12, weight_depth=40, neuron_depth=6, data_depth=48,
           max_layers=5), "trunc:6x6u:k=4"),
-], ids=["s8-1x2-exact", "u6-2x3-trunc"])
+    (dict(tiles=2, pes=2, width=8, signed=False, gating=False, weight_depth=64, neuron_depth=8, data_depth=32,
+          max_layers=4), "exact:8x8u"),
+], ids=["s8-1x2-exact", "u6-2x3-trunc", "u8-2x2-plain"])
 def test_verilog_is_lint_clean(npu, text):
     """The NPU with its multiplier as a black-box module, through ``verilator -Wall``."""
     spec = MultSpec.parse(text).combinational()
