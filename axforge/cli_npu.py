@@ -175,6 +175,68 @@ def cmd_npu_verify(args):
     return 1 if failed else 0
 
 
+def _workload_run(text, quiet):
+    """A trained run: a folder from ``axnet train``, or a kernel name (its default AXNet, seed 0,
+    trained once into the cache)."""
+    from axforge.models.axnet.run import load, resolve_config, train
+    from axforge.models.kernels import KERNELS
+    from axforge.paths import cache_dir, sha256_text
+    p = Path(text)
+    if (p / "meta.json").exists():
+        return load(p)
+    if text not in KERNELS:
+        raise bad_value("Option --workload", text, "a kernel name (" + ", ".join(sorted(KERNELS)) +
+                        ") or a folder from axforge axnet train")
+    cfg, _ = resolve_config(text)
+    d = cache_dir() / "axnet-runs" / f"{text}-{sha256_text(json.dumps(cfg.to_dict(), sort_keys=True))[:16]}"
+    if (d / "meta.json").exists():
+        return load(d)
+    if not quiet:
+        print(f"training the default AXNet of {text} (once; cached in {d})")
+    return train(text, out_dir=d, progress=not quiet)
+
+
+def cmd_npu_ppa(args):
+    from axforge.models.axnet.integer import compile_net, integer_metrics, quantise_inputs
+    from axforge.pdk_stub.npu_ppa import npu_ppa
+    from axforge.flows.npu_report import ppa_inputs
+    from axforge.sim.lut import extract_lut
+    spec = _npu(args)
+    run = _workload_run(args.workload, args.quiet)
+    k, data = _split_data(run)
+    prog = compile_net(run.net, spec.config, data["train"].x)
+    test = data["test"]
+    _, out = integer_metrics(prog, spec.config, extract_lut(spec.mult_spec), k, test.x, test.t, run.config.group)
+    pick = ppa_inputs(out["safe"], args.samples)
+    p = npu_ppa(spec, prog, quantise_inputs(prog, test.x)[pick], freq_mhz=args.freq, out_dir=args.output)
+    c = spec.config
+    print(f"{spec.name} ({c.tiles} x {c.pes} PEs, {spec.multiplier}; {p['top']}) on {p['pdk']}:")
+    print(f"  area {p['area_um2']:.1f} um2 ({p['cells']} cells, sequential {p['sequential_area_um2']:.1f} um2), "
+          f"critical path {p['delay_ns']:.3f} ns (fmax {p['fmax_mhz']:.0f} MHz), leakage {p['leakage_uw']:.2f} uW")
+    print(f"  workload: {run.method} on {k.name}, {p['samples']} test inputs ({p['safe_samples']} predicted safe), "
+          f"clock {p['freq_mhz']:g} MHz")
+    approx = "-" if p["approx_pj"] is None else f"{p['approx_pj']:.2f} pJ"
+    print(f"  energy per inference: prediction {p['pred_pj']:.2f} pJ, approximation {approx} "
+          f"(dynamic + leakage); mean {p['energy_pj_per_sample']:.2f} pJ per input")
+    print(f"  equivalence: {p['equivalence']}")
+    if args.output:
+        print(f"wrote {Path(args.output) / 'ppa.json'}")
+    return 0
+
+
+def cmd_npu_report(args):
+    from axforge.flows.npu_report import markdown, npu_report
+    from axforge.flows.npu_system import load_cpu
+    from axforge.generators.spec import split_specs
+    spec = _npu(args)
+    cpu = load_cpu(args.cpu)
+    rows = npu_report(args.runs, spec, cpu, args.output, split_specs(args.mults) if args.mults else None,
+                      seed=args.seed, ppa_samples=args.samples, progress=not args.quiet)
+    print(markdown(rows, spec, cpu), end="")
+    print(f"wrote {Path(args.output) / 'report.md'}, report.csv, fig10b.png")
+    return 0
+
+
 def load_image(path):
     """``(NpuSpec, Program, report)`` of a compiled image folder (or its image.json)."""
     from axforge.generators.npu import NpuSpec
@@ -227,4 +289,29 @@ def add_npu_parser(sub):
     vf.add_argument("--test", help="run only this bench test")
     vf.add_argument("--seed", type=int, default=1)
     vf.set_defaults(func=cmd_npu_verify)
+
+    pp = nsub.add_parser("ppa", help="area, critical path, leakage and energy per inference (prediction and "
+                         "approximation phases) from the gate-level simulation of a real kernel's samples")
+    pp.add_argument("npu", help="an NPU YAML or a preset name")
+    pp.add_argument("--mult", help="the MACs' multiplier spec (replaces the NPU's)")
+    pp.add_argument("--workload", required=True,
+                    help="a kernel (its default AXNet, trained once) or a folder from axnet train: the NPU is "
+                         "priced running that network on the kernel's test inputs")
+    pp.add_argument("--samples", type=int, default=24, help="test inputs simulated at gate level (default 24)")
+    pp.add_argument("--freq", type=float, help="clock in MHz (default: min(500, fmax))")
+    pp.add_argument("-o", "--output", help="also write ppa.json here")
+    pp.add_argument("-q", "--quiet", action="store_true")
+    pp.set_defaults(func=cmd_npu_ppa)
+
+    rp = nsub.add_parser("report", help="speedup and energy reduction against the CPU alone, per kernel, for "
+                         "AXNet, one-pass and iterative and per MAC multiplier (Fig. 10b)")
+    rp.add_argument("runs", help="a folder from axforge axnet compare")
+    rp.add_argument("--npu", required=True, help="an NPU YAML or a preset name")
+    rp.add_argument("--mults", help="comma-separated MAC multiplier specs (default: the NPU's)")
+    rp.add_argument("--cpu", help="the CPU model YAML (default: the built-in Penryn-class core)")
+    rp.add_argument("--seed", type=int, default=0, help="which seed's runs (default 0)")
+    rp.add_argument("--samples", type=int, default=24, help="test inputs simulated at gate level per run")
+    rp.add_argument("-o", "--output", required=True)
+    rp.add_argument("-q", "--quiet", action="store_true")
+    rp.set_defaults(func=cmd_npu_report)
     return npu
