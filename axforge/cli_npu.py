@@ -21,7 +21,8 @@ def cmd_npu_presets(args):
         s = preset(name)
         c = s.config
         print(f"{name}: {c.tiles} tile(s) x {c.pes} PEs, {c.width}-bit {'signed' if c.signed else 'unsigned'}, "
-              f"acc {c.acc_width}, out {c.out_width}; multiplier {s.multiplier}")
+              f"acc {c.acc_width}, out {c.out_width}; multiplier {s.multiplier}"
+              + ("" if c.gating else "; no AXNet gating (one-pass / iterative only)"))
         print(f"  memories: {c.weight_depth} weights and {c.neuron_depth} neuron slots per PE, "
               f"{c.data_depth} data words, {c.max_layers} layers")
     return 0
@@ -148,7 +149,7 @@ def cmd_npu_sim(args):
     print(f"  cycles per sample (first {k_}): RTL {sorted(set(r['cycles_rtl']))}, model "
           f"{sorted(set(r['cycles_model']))}: {'equal' if rep['cycles_equal'] else 'DIFFERENT'}")
     if r["sim_cycles_per_s"]:
-        print(f"  burst phase: {r['sim_cycles_per_s']:,.0f} simulated cycles/s, {r['samples_per_s']:,.0f} samples/s")
+        print(f"  burst phase: {r['sim_cycles_per_s']:.0f} simulated cycles/s, {r['samples_per_s']:.0f} samples/s")
     if r["error"]:
         print(f"  bench: {r['error']}")
     print(f"wrote {out / 'sim.json'}")

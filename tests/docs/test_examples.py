@@ -7,8 +7,8 @@ prints now:
 
 * a ``...`` line stands for any number of lines;
 * every other line must match the printed line exactly, except the values that measure this
-  machine or this cache rather than the design (:data:`VOLATILE`: seconds, cycles per second, how
-  many evaluations came from the cache), which match any number;
+  machine or this cache rather than the design (:data:`VOLATILE`: seconds, simulated cycles and
+  samples per second, how many evaluations came from the cache), which match any number;
 * a shown output that starts with ``axforge: error:`` expects exit status 2 (printed on stderr),
   any other exit status 0;
 * trained weights are compared too (``weights <digest>``): training runs with pinned float
@@ -44,6 +44,7 @@ VOLATILE = [
     re.compile(rf"(?<![\w.]){NUM}(?= ?s\b)"),                                  # "0.55 s", "(42.9 s)", "39 s"
     re.compile(rf'(?:(?<="seconds": )|(?<=_s": )){NUM}'),                    # "seconds": 8.44, "rate_wall_s": ...
     re.compile(rf"{NUM}(?= network runs?, )|{NUM}(?= from the cache)"),    # cache state, not the design
+    re.compile(rf"{NUM}(?= (?:simulated cycles|samples)/s)"),                # simulation rates
 ]
 WILD = "\x00"
 
