@@ -40,7 +40,7 @@ def main():
         files = {k: v for k, v in chip_verilog(c).items() if k.endswith(".v")}
         work = tempfile.mkdtemp(prefix="axf-bench-synth-")
         t0 = time.perf_counter()
-        mapped = synthesize(files, c.top, default_pdk(), work)
+        mapped = synthesize(files, c.top, default_pdk(), work, cache=False)
         bench(f"synth_{n}x{n}_array_8bit_mac_s", time.perf_counter() - t0, "s")
         bench(f"synth_{n}x{n}_array_cells", mapped.stat["num_cells"], "cells")
         bench(f"synth_{n}x{n}_array_area_um2", mapped.stat["area"], "um2")

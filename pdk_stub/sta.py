@@ -35,6 +35,9 @@ class NetInfo:
 
 
 def _bit_name(name, i, width):
+    """A bit's name as the SAIF reader spells it: escaped identifiers (``\\$104``) lose the
+    backslash (:mod:`axforge.sim.saif` drops it), so the two meet on one name."""
+    name = name.replace("\\", "")
     return name if width == 1 else f"{name}[{i}]"
 
 

@@ -19,11 +19,9 @@ from axforge.models.axnet import AXNet, PairNet
 from axforge.models.axnet.integer import compile_net, quantise_inputs
 from axforge.pdk_stub import npu_ppa as npu_ppa_mod
 from axforge.pdk_stub.npu_ppa import (
-    PlainNames,
     forced_unsafe,
     is_cached,
     npu_ppa,
-    plain_names,
 )
 from axforge.pdk_stub.pdk import default_pdk
 from axforge.sim.lut import extract_lut
@@ -83,17 +81,6 @@ def _check_result(r, spec, prog, x):
     assert r["energy_pj_per_sample"] == pytest.approx(r["pred_pj"] + r["approx_pj"] * n_safe / n, rel=1e-3)
     assert {"synth_s", "sta_s", "gate_sim_s", "forced_gate_sim_s", "total_s"} <= set(r["timing"])
     json.dumps(r)
-
-
-def test_plain_names_renames_only_escaped_identifiers():
-    text = "module t(a);\n  input a;\n  wire \\$1 ;\n  wire \\$signal$2 ;\n  assign \\$1 = a;\n" \
-           "  assign \\$signal$2 = \\$1 ;\nendmodule\n"
-    out = plain_names(text)
-    assert "\\$" not in out and "wire axf_1 ;" in out and "assign axf_signal_2 = axf_1 ;" in out
-    with pytest.raises(Exception, match="clashes"):
-        plain_names(text + "wire axf_1;\n")
-    spec = _micro()
-    assert PlainNames(spec.design).ports() == spec.design.ports()
 
 
 @pytest.mark.parametrize("kind", ["axnet", "pair"])
