@@ -29,6 +29,7 @@ def cmd_kernel_list(args):
         print(f"  split:   train {k.n_train}, test {k.n_test}{where}")
         print(f"  domain:  {k.domain}")
         print(f"  source:  {k.source}")
+        print("  ops:     " + (", ".join(f"{op} {n}" for op, n in k.ops.items()) or "-") + " (per exact invocation)")
     return 0
 
 

@@ -9,11 +9,13 @@ additions cost.
    (best of 3; the median alongside).
 3. The cycle model against the RTL's measured cycles on several networks, static and
    layer-by-layer, safe and unsafe samples; and its speed (calls per second).
-4. Gate-level PPA (:func:`axforge.pdk_stub.npu_ppa.npu_ppa`) of each preset with two multipliers,
-   on the 6-8-8-1 network and 24 of its inputs: synthesis time, area, critical path, leakage,
-   energy per phase.
-5. AXNet's additions: ``npu-paper`` against ``npu-paper-plain`` (no Hadamard multiplier, switch or
-   control loads) on the same one-pass program: area and energy per phase.
+4. Gate-level PPA (:func:`axforge.pdk_stub.npu_ppa.npu_ppa`) of ``npu-tiny`` and ``npu-tiny-u``
+   with two multipliers each, on a 6-8-8-1 network and 24 of its inputs: synthesis time, area,
+   critical path, leakage, energy per phase. ``npu-paper`` only with ``--paper`` (its memories
+   become flip-flops in the stub PDK and synthesis ran past 7 minutes).
+5. AXNet's additions: ``npu-tiny`` against the same NPU with ``gating: false`` (no Hadamard
+   multiplier, switch or control loads) on the same one-pass program: area and energy per phase
+   (with ``--paper`` also ``npu-paper`` against ``npu-paper-plain``).
 
 The networks are untrained (seeded random weights, scaled so that P(x) decides both ways): the
 figures measure the hardware, not a kernel's accuracy. Prints the CPU first.
@@ -56,7 +58,11 @@ def program(spec, net, n_in, n=2000, seed=1):
     return prog, quantise_inputs(prog, x)
 
 
-def main():
+def main(argv=None):
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--paper", action="store_true", help="also the gate-level PPA of npu-paper (long)")
+    args = ap.parse_args(argv)
     toolenv.setup()
     from axforge.generators.design import design_files
     from axforge.generators.npu import preset
@@ -108,11 +114,17 @@ def main():
         sample_cycles(prog, paper.config)
     bench("npu_cycle_model_predictions_per_s", n / (time.perf_counter() - t0), "predictions/s")
 
-    # gate-level PPA of each preset with two multipliers
-    for pname in ("npu-tiny", "npu-paper"):
-        for mult in ("exact:8x8s", "trunc:8x8s:k=6,comp=const"):
+    # gate-level PPA of the presets with two multipliers each
+    from axforge.generators.npu import NpuSpec
+    presets = [("npu-tiny", ("exact:8x8s", "trunc:8x8s:k=6,comp=const")),
+               ("npu-tiny-u", ("exact:8x8u", "trunc:8x8u:k=6,comp=const"))]
+    if args.paper:
+        presets.append(("npu-paper", ("exact:8x8s", "trunc:8x8s:k=6,comp=const")))
+    for pname, mults in presets:
+        for mult in mults:
             spec = preset(pname).with_multiplier(mult)
-            p, xs = program(spec, net, 6, n=24)
+            p, xs = program(spec, net if spec.config.gating and spec.config.signed else
+                            network("pair", "6-8-8-1", (8,)), 6, n=24)
             r = npu_ppa(spec, p, xs)
             tag = f"{pname.replace('-', '_')}_{mult.split(':')[0]}"
             bench(f"{tag}_synth_s", r["timing"].get("synth_s", float("nan")), "s")
@@ -122,19 +134,25 @@ def main():
             bench(f"{tag}_pred_pj", r["pred_pj"], "pJ")
             bench(f"{tag}_approx_pj", r["approx_pj"] if r["approx_pj"] is not None else float("nan"), "pJ")
 
-    # AXNet's additions: the same one-pass program on npu-paper and on npu-paper-plain
+    # AXNet's additions: the same one-pass program with and without gating
+    import dataclasses
     pair = network("pair", "6-8-8-1", (8,))
-    out = {}
-    for pname in ("npu-paper", "npu-paper-plain"):
-        spec = preset(pname)
-        p, xs = program(spec, pair, 6, n=24)
-        out[pname] = npu_ppa(spec, p, xs)
-    a, b = out["npu-paper"], out["npu-paper-plain"]
-    bench("npu_paper_axnet_additions_area_um2", a["area_um2"] - b["area_um2"], "um2")
-    bench("npu_paper_axnet_additions_area_pct", 100.0 * (a["area_um2"] / b["area_um2"] - 1), "%")
-    bench("npu_paper_axnet_additions_leakage_pct", 100.0 * (a["leakage_uw"] / b["leakage_uw"] - 1), "%")
-    for key in ("pred_pj", "approx_pj"):
-        bench(f"npu_paper_axnet_additions_{key}_pct", 100.0 * (a[key] / b[key] - 1), "%")
+    tiny = preset("npu-tiny")
+    pairs = [("npu_tiny", tiny, NpuSpec(dataclasses.replace(tiny.config, gating=False), tiny.multiplier,
+                                        "npu-tiny-plain"))]
+    if args.paper:
+        pairs.append(("npu_paper", preset("npu-paper"), preset("npu-paper-plain")))
+    for tag, with_g, plain in pairs:
+        runs = [(spec, *program(spec, pair, 6, n=24)) for spec in (with_g, plain)]
+        first = [npu_ppa(spec, p, xs) for spec, p, xs in runs]
+        f = min(r["fmax_mhz"] for r in first)            # one clock for both (leakage energy)
+        a, b = (npu_ppa(spec, p, xs, freq_mhz=f) for spec, p, xs in runs)
+        bench(f"{tag}_axnet_additions_clock_mhz", f, "MHz")
+        bench(f"{tag}_axnet_additions_area_um2", a["area_um2"] - b["area_um2"], "um2")
+        bench(f"{tag}_axnet_additions_area_pct", 100.0 * (a["area_um2"] / b["area_um2"] - 1), "%")
+        bench(f"{tag}_axnet_additions_leakage_pct", 100.0 * (a["leakage_uw"] / b["leakage_uw"] - 1), "%")
+        for key in ("pred_pj", "approx_pj"):
+            bench(f"{tag}_axnet_additions_{key}_pct", 100.0 * (a[key] / b[key] - 1), "%")
 
 
 if __name__ == "__main__":
