@@ -117,11 +117,13 @@ def micro():
     return spec, prog, x, npu_ppa(spec, prog, x)
 
 
+@pytest.mark.slow
 def test_micro_npu_through_the_gate_level_path(micro):
     spec, prog, x, r = micro
     _check_result(r, spec, prog, x)
 
 
+@pytest.mark.slow
 def test_cache_returns_the_same_dict_and_rebuilds_a_corrupt_entry(micro, monkeypatch):
     spec, prog, x, r = micro
     assert is_cached(spec, prog, x)
