@@ -1,8 +1,9 @@
 """The AXNet NPU through the gate-level PPA path: netlist == RTL == golden beats, cycles equal the
 cycle model, energy split into the prediction and the approximation phase, the cache.
 
-The default tests use a small NPU (two PEs, 16-word memories: about a minute of synthesis); the
-presets ``npu-tiny`` and ``npu-tiny-u`` take about four minutes each with a cold cache (``slow``).
+The default tests need no synthesis (the forced-unsafe program, the RTL against the golden model).
+The gate-level runs are ``slow``: a small NPU (two PEs, 16-word memories) takes about 2.5 minutes
+with a cold cache, the presets ``npu-tiny`` and ``npu-tiny-u`` about four minutes each.
 """
 
 import json
