@@ -10,7 +10,7 @@ additions cost.
 3. The cycle model against the RTL's measured cycles on several networks, static and
    layer-by-layer, safe and unsafe samples; and its speed (calls per second).
 4. Gate-level PPA (:func:`axforge.pdk_stub.npu_ppa.npu_ppa`) of ``npu-tiny`` and ``npu-tiny-u``
-   with two multipliers each, on a 6-8-8-1 network and 24 of its inputs: synthesis time, area,
+   with two multipliers each, on a 6-4-4-1 network and 24 of its inputs: synthesis time, area,
    critical path, leakage, energy per phase. ``npu-paper`` only with ``--paper`` (its memories
    become flip-flops in the stub PDK and synthesis ran past 7 minutes).
 5. AXNet's additions: ``npu-tiny`` against the same NPU with ``gating: false`` (no Hadamard
@@ -97,7 +97,7 @@ def main(argv=None):
 
     # the cycle model against the RTL: static and layer-by-layer schedules, safe and unsafe samples
     tiny = preset("npu-tiny")
-    cases = [(tiny, "axnet", "6-8-8-1", (8,), 6), (tiny, "pair", "3-5-2", (4,), 3),
+    cases = [(tiny, "axnet", "6-4-4-1", (4,), 6), (tiny, "pair", "3-5-2", (4,), 3),
              (paper, "axnet", "6-8-8-1", (8,), 6), (paper, "axnet", "9-24-20-1", (12,), 9),
              (paper, "pair", "2-16-16-1", (16,), 2)]
     equal = total = 0
@@ -123,8 +123,8 @@ def main(argv=None):
     for pname, mults in presets:
         for mult in mults:
             spec = preset(pname).with_multiplier(mult)
-            p, xs = program(spec, net if spec.config.gating and spec.config.signed else
-                            network("pair", "6-8-8-1", (8,)), 6, n=24)
+            small = network("axnet" if spec.config.signed else "pair", "6-4-4-1", (4,))
+            p, xs = program(spec, small, 6, n=24)
             r = npu_ppa(spec, p, xs)
             tag = f"{pname.replace('-', '_')}_{mult.split(':')[0]}"
             bench(f"{tag}_synth_s", r["timing"].get("synth_s", float("nan")), "s")
@@ -136,7 +136,7 @@ def main(argv=None):
 
     # AXNet's additions: the same one-pass program with and without gating
     import dataclasses
-    pair = network("pair", "6-8-8-1", (8,))
+    pair = network("pair", "6-4-4-1", (4,))
     tiny = preset("npu-tiny")
     pairs = [("npu_tiny", tiny, NpuSpec(dataclasses.replace(tiny.config, gating=False), tiny.multiplier,
                                         "npu-tiny-plain"))]
