@@ -54,6 +54,10 @@ def program(spec, net, n_in, n=2000, seed=1):
 
     from axforge.models.axnet.integer import compile_net, quantise_inputs
     x = torch.from_numpy(np.random.default_rng(seed).uniform(0, 1, (n, n_in)).astype(np.float32))
+    with torch.no_grad():          # centre P(x) on these inputs, so that it decides both ways
+        z = net.pred(x)
+        score = z[:, -1] if z.shape[1] == 1 or net.p_outputs == 1 else z[:, -1] - z[:, -2]
+        net.pred.layers[-1].bias[-1] -= score.median()
     prog = compile_net(net, spec.config, x)
     return prog, quantise_inputs(prog, x)
 
@@ -62,24 +66,31 @@ def main(argv=None):
     import argparse
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--paper", action="store_true", help="also the gate-level PPA of npu-paper (long)")
+    ap.add_argument("--ppa-only", action="store_true", help="only parts 4 and 5 (the gate-level runs)")
     args = ap.parse_args(argv)
     toolenv.setup()
-    from axforge.generators.design import design_files
     from axforge.generators.npu import preset
-    from axforge.hdl.npu.cycles import sample_cycles
     from axforge.models import autopath
-    from axforge.pdk_stub.npu_ppa import npu_ppa
-    from axforge.sim.lut import extract_lut
-    from axforge.sim.npu_sim import simulate
 
     name, flags = autopath.cpu()
     print(f"CPU {name}; flags {' '.join(flags) or '-'}; cache {os.environ['AXFORGE_CACHE']}", flush=True)
     paper = preset("npu-paper")
+    net = network("axnet", "6-8-8-1", (8,))
+    if not args.ppa_only:
+        simulation(paper, net)
+    ppa(args)
+
+
+def simulation(paper, net):
+    from axforge.generators.design import design_files
+    from axforge.generators.npu import preset
+    from axforge.hdl.npu.cycles import sample_cycles
+    from axforge.sim.lut import extract_lut
+    from axforge.sim.npu_sim import simulate
     t0 = time.perf_counter()
     design_files(paper.design)
     bench("npu_paper_emit_s", time.perf_counter() - t0, "s")
 
-    net = network("axnet", "6-8-8-1", (8,))
     prog, x = program(paper, net, 6)
     lut = extract_lut(paper.mult_spec)
     t0 = time.perf_counter()
@@ -114,8 +125,12 @@ def main(argv=None):
         sample_cycles(prog, paper.config)
     bench("npu_cycle_model_predictions_per_s", n / (time.perf_counter() - t0), "predictions/s")
 
+
+
+def ppa(args):
+    from axforge.generators.npu import NpuSpec, preset
+    from axforge.pdk_stub.npu_ppa import npu_ppa
     # gate-level PPA of the presets with two multipliers each
-    from axforge.generators.npu import NpuSpec
     presets = [("npu-tiny", ("exact:8x8s", "trunc:8x8s:k=6,comp=const")),
                ("npu-tiny-u", ("exact:8x8u", "trunc:8x8u:k=6,comp=const"))]
     if args.paper:
