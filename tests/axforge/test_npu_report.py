@@ -29,10 +29,11 @@ def _row(kernel, method, er, fits=True):
 
 def test_winners_and_the_table():
     rows = [_row("a", "axnet", 3.0), _row("a", "onepass", 4.0), _row("b", "axnet", 2.0), _row("b", "iterative", 1.5),
-            _row("c", "axnet", 0, fits=False)]
+            _row("c", "axnet", 9.0), _row("c", "onepass", 0, fits=False)]
     assert winners(rows) == {("a", "exact:8x8s"): "onepass", ("b", "exact:8x8s"): "axnet"}
     md = markdown(rows, preset("npu-tiny"), load_cpu())
-    assert "AXNet on 1 of 2 kernel x multiplier cases" in md and "does not fit: Weights per PE" in md
+    assert "AXNet on 1 of the 2 kernel x multiplier cases where every method fits the NPU (cases where one does not: 1)" in md
+    assert "does not fit: Weights per PE" in md
     assert "| a | one-pass | exact:8x8s | 50.0 % | 60.0 % | 100 / 40 | 10 | 5 | 2x | 4x |" in md
 
 
