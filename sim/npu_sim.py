@@ -113,7 +113,7 @@ def run_npu_tb(spec, program, x, expect, seed=1, testcase=None, cycle_samples=8,
 def simulate(spec, program, x, lut, seed=1, cycle_samples=8, idle=0.2, stall=0.2):
     """Run ``program`` on input codes ``x`` (N, n_in) through the RTL; returns a dict with
     ``bit_exact``, ``beats`` (decoded), ``safe`` (per sample, from the RTL), ``h`` (the RTL's
-    H(x) codes, NaN-free zeros for unsafe samples), ``cycles_rtl`` / ``cycles_model`` (per
+    H(x) codes, zeros for unsafe samples), ``cycles_rtl`` / ``cycles_model`` (per
     measured sample), ``sim_cycles_per_s``, ``samples_per_s``, ``error`` (the bench's message,
     or None) and ``golden`` (:func:`golden.run`'s output)."""
     c = spec.config
