@@ -30,11 +30,13 @@ def cmd_npu_presets(args):
 
 def cmd_npu_gen(args):
     from axforge.generators.npu import emit_npu
+    from axforge.pdk_stub.pdk import default_pdk
     from axforge.sim.verilator import lint_design
     spec = _npu(args)
     out = Path(args.output)
-    man = emit_npu(spec, out)
-    print(f"{spec.name}: {man['top']} ({len(man['files'])} files) -> {out}")
+    man = emit_npu(spec, out, default_pdk().synthesis_files())
+    print(f"{spec.name}: {man['top']} ({len(man['files'])} files, synth.ys with the stub PDK's cells.lib and "
+          f"SRAM files) -> {out}")
     if args.lint:
         warnings = lint_design(spec.design)
         for line in warnings:
@@ -219,6 +221,12 @@ def cmd_npu_ppa(args):
     approx = "-" if p["approx_pj"] is None else f"{p['approx_pj']:.2f} pJ"
     print(f"  energy per inference: prediction {p['pred_pj']:.2f} pJ, approximation {approx} "
           f"(dynamic + leakage); mean {p['energy_pj_per_sample']:.2f} pJ per input")
+    mem = p["memory"]
+    if mem["macros"]:
+        acc = "-" if mem["approx_pj"] is None else f"{mem['approx_pj']:.2f} pJ"
+        print(f"  memories: {mem['macros']} SRAM macros, {mem['area_um2']:.1f} um2 "
+              f"({100 * mem['area_um2'] / p['area_um2']:.1f} % of the area), leakage {mem['leakage_uw']:.2f} uW; "
+              f"their accesses: prediction {mem['pred_pj']:.2f} pJ, approximation {acc}")
     print(f"  equivalence: {p['equivalence']}")
     if args.output:
         print(f"wrote {Path(args.output) / 'ppa.json'}")

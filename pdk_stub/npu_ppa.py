@@ -45,10 +45,9 @@ from axforge.paths import (
     write_verified,
 )
 from axforge.sim.lut import extract_lut
-from axforge.sim.saif import read_toggles
 from axforge.sim.workloads import NpuSamples
 
-from .gate import energy_from_toggles, flow_digest, gate_level
+from .gate import flow_digest, gate_level, netlist_energy, netlist_files
 from .pdk import default_pdk
 from .sta import net_info
 
@@ -122,7 +121,8 @@ def _check(design, workload, y_gate, y_rtl, ref, what):
 
 def price_netlist(mapped, design, pdk, workload, files=None):
     """The workload on an already mapped netlist (``gate_level(...).mapped``): netlist == RTL ==
-    golden, then energy from its toggles. Returns ``(switching_fj, internal_fj, equivalence, timing)``.
+    golden, then energy from its toggles. Returns ``(switching_fj, internal_fj, macro_fj, equivalence,
+    timing)`` (``macro_fj``: the SRAM macros' accesses, part of ``internal_fj``).
     The compiled netlist and RTL simulations of an earlier run of the same design are reused."""
     files = design_files(design) if files is None else files
     lib = pdk.library
@@ -130,21 +130,17 @@ def price_netlist(mapped, design, pdk, workload, files=None):
     with tempfile.TemporaryDirectory(dir=cache_dir(), prefix=".npugate.") as tmp:
         t0 = time.perf_counter()
         saif = Path(tmp) / "activity.saif"
-        netlist = {"mapped.v": mapped.verilog, "cells.v": pdk.cells_verilog()}
-        y_gate = workload.run(design, files, netlist=netlist, saif=saif)
+        y_gate = workload.run(design, files, netlist=netlist_files(mapped, pdk), saif=saif)
         t["gate_sim_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         y_rtl = workload.run(design, files)
         equivalence = _check(design, workload, y_gate, y_rtl, workload.reference(design), "forced")
         t["equivalence_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        toggles = read_toggles(saif, design.top)
-    info = net_info(mapped.module, lib)
-    switching, internal, missing = energy_from_toggles(mapped.module, lib, info, toggles)
-    if missing:
-        raise AxforgeError(f"SAIF lacks toggle counts for {len(missing)} nets (e.g. {missing[0]})")
+        switching, internal, macro = netlist_energy(mapped.module, lib, net_info(mapped.module, lib), saif,
+                                                    design.top)
     t["energy_s"] = time.perf_counter() - t0
-    return switching, internal, equivalence, t
+    return switching, internal, macro, equivalence, t
 
 
 def _run_cycles(workload, program, config, safe, what):
@@ -170,10 +166,10 @@ def _build(spec, pdk, program, x, reuse_netlist):
     t = dict(g.timing)
     cyc_mixed = _run_cycles(mixed_wl, program, c, safe, "mixed")
     if reuse_netlist:
-        sw_f, in_f, eq_f, tf = price_netlist(g.mapped, design, pdk, forced_wl)
+        sw_f, in_f, mc_f, eq_f, tf = price_netlist(g.mapped, design, pdk, forced_wl)
     else:
         gf = gate_level(design, pdk, forced_wl)
-        sw_f, in_f, eq_f, tf = gf.switching_fj, gf.internal_fj, gf.equivalence, gf.timing
+        sw_f, in_f, mc_f, eq_f, tf = gf.switching_fj, gf.internal_fj, gf.macro_fj, gf.equivalence, gf.timing
         if gf.mapped.verilog != g.mapped.verilog:
             raise AxforgeError("Synthesis of the same design gave two different netlists")
     t.update({f"forced_{k}": v for k, v in tf.items()})
@@ -201,7 +197,12 @@ def _build(spec, pdk, program, x, reuse_netlist):
         "dynamic_pj": {"mixed": round(mixed_pj, 5), "forced": round(forced_pj, 5),
                        "mixed_switching": round(g.switching_fj / 1000.0, 5),
                        "mixed_internal": round(g.internal_fj / 1000.0, 5),
-                       "forced_switching": round(sw_f / 1000.0, 5), "forced_internal": round(in_f / 1000.0, 5)},
+                       "forced_switching": round(sw_f / 1000.0, 5), "forced_internal": round(in_f / 1000.0, 5),
+                       "mixed_memory": round(g.macro_fj / 1000.0, 5), "forced_memory": round(mc_f / 1000.0, 5)},
+        "memory": {"macros": g.macros, "area_um2": round(g.macro_area_um2, 3),
+                   "leakage_uw": round(g.macro_leakage_nw / 1000.0, 5),
+                   "pred_pj": round(mc_f / 1000.0 / n, 6),
+                   "approx_pj": round((g.macro_fj - mc_f) / 1000.0 / n_safe, 6) if n_safe else None},
         "dynamic_pj_per_sample": round(mixed_pj / n, 6),
         "pred_dynamic_pj": round(forced_pj / n, 6),
         "approx_dynamic_pj": round((mixed_pj - forced_pj) / n_safe, 6) if n_safe else None,

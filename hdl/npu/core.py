@@ -102,6 +102,8 @@ class Npu(wiring.Component):
     factory : callable, optional -- returns the multiplier component; default
         :func:`~axforge.hdl.pe.mult_factory` (inline); a factory of black-box instances for emitted
         designs.
+    pe_module : str, optional -- the PEs' Verilog module (:class:`~.tile.NpuTile`; default: PEs
+        inline).
 
     Attributes
     ----------
@@ -114,9 +116,9 @@ class Npu(wiring.Component):
         not yet).
     """
 
-    def __init__(self, config, spec, factory=None):
+    def __init__(self, config, spec, factory=None, pe_module=None):
         check_spec(config, spec, self)
-        self._config, self._spec = config, spec
+        self._config, self._spec, self._pe_module = config, spec, pe_module
         self._factory = factory or mult_factory(spec)
         mm = self._map = MemoryMap(config)
         super().__init__({
@@ -195,7 +197,7 @@ class Npu(wiring.Component):
         # -- tiles: the broadcast bus and the output bus ---------------------------------------
         bus_y = Signal(signed(word))                                # the writeback bus
         for t in range(c.tiles):
-            tile = m.submodules[f"tile{t}"] = NpuTile(c, self._spec, self._factory)
+            tile = m.submodules[f"tile{t}"] = NpuTile(c, self._spec, self._factory, self._pe_module)
             if c.gating:
                 m.d.comb += [tile.c_load.eq(cload_d & equals(ct_d, t)), tile.c_pe.eq(cp_d),
                              tile.gated.eq(gate_en)]

@@ -41,7 +41,7 @@ from axforge.hdl.pe import _InstanceMult, mult_factory
 from .image import KIND_BITS, SLOT_FIELDS, MemoryMap
 from .program import KINDS, WIDE
 
-__all__ = ["NpuPE", "check_spec", "data_word", "equals", "pe_data_width"]
+__all__ = ["pe_signature", "NpuPE", "check_spec", "data_word", "equals", "pe_data_width"]
 
 
 def data_word(config):
@@ -94,6 +94,21 @@ def _plan_pos(m, a, fi, fo, name):
     return out
 
 
+def pe_signature(config):
+    """The ports of :class:`NpuPE` for ``config`` (its class docstring)."""
+    mm = MemoryMap(config)
+    gate = {"c_load": In(1), "gated": In(1)} if config.gating else {}
+    return wiring.Signature({
+        "x": In(signed(data_word(config))),
+        "mac": In(1), "first": In(1),
+        "w_addr": In(mm.weight_bits), "slot": In(mm.slot_bits), "rd_en": In(1, init=1),
+        "shift": In(config.shift_bits), **gate,
+        "y": Out(signed(data_word(config))),
+        "wr_weight": In(1), "wr_slot": In(1), "wr_field": In(2),
+        "wr_addr": In(max(mm.weight_bits, mm.slot_bits)), "wr_data": In(pe_data_width(config)),
+    })
+
+
 class NpuPE(wiring.Component):
     """One PE of the NPU (see the module docstring for its stages).
 
@@ -112,6 +127,8 @@ class NpuPE(wiring.Component):
         no ``c_load`` without gating).
     w_addr : In -- weight memory read address (its word arrives the next cycle, with its ``x``).
     slot : In -- neuron slot read address (held through a pass).
+    rd_en : In(1) -- the weight and slot memories read this cycle (a MAC element follows next
+        cycle; default 1); otherwise their read data hold, and an SRAM macro spends no read.
     shift : In(shift_bits), gated : In(1) -- the layer's S and whether it is gated (no ``gated``
         without gating).
     y : Out(signed(word)) -- the output register.
@@ -123,17 +140,7 @@ class NpuPE(wiring.Component):
         check_spec(config, spec, self)
         self._config, self._spec = config, spec
         self._factory = factory or mult_factory(spec)
-        mm = MemoryMap(config)
-        gate = {"c_load": In(1), "gated": In(1)} if config.gating else {}
-        super().__init__({
-            "x": In(signed(data_word(config))),
-            "mac": In(1), "first": In(1),
-            "w_addr": In(mm.weight_bits), "slot": In(mm.slot_bits),
-            "shift": In(config.shift_bits), **gate,
-            "y": Out(signed(data_word(config))),
-            "wr_weight": In(1), "wr_slot": In(1), "wr_field": In(2),
-            "wr_addr": In(max(mm.weight_bits, mm.slot_bits)), "wr_data": In(pe_data_width(config)),
-        })
+        super().__init__(pe_signature(config))
 
     def elaborate(self, platform):
         m = Module()
@@ -146,7 +153,7 @@ class NpuPE(wiring.Component):
         wmem = m.submodules.weights = Memory(shape=op(c.width), depth=c.weight_depth, init=[])
         wp, wr = wmem.write_port(), wmem.read_port()
         m.d.comb += [wp.en.eq(self.wr_weight), wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data),
-                     wr.addr.eq(self.w_addr)]
+                     wr.addr.eq(self.w_addr), wr.en.eq(self.rd_en)]
         shapes = {"bias": signed(acc_w), "mult": unsigned(c.mult_bits), "zw": unsigned(c.width),
                   "kind": unsigned(KIND_BITS)}
         slot = {}
@@ -156,7 +163,7 @@ class NpuPE(wiring.Component):
             mem = m.submodules[f"slot_{name}"] = Memory(shape=shapes[name], depth=c.neuron_depth, init=[])
             sw, sr = mem.write_port(), mem.read_port()
             m.d.comb += [sw.en.eq(self.wr_slot & equals(self.wr_field, idx)), sw.addr.eq(self.wr_addr),
-                         sw.data.eq(self.wr_data), sr.addr.eq(self.slot)]
+                         sw.data.eq(self.wr_data), sr.addr.eq(self.slot), sr.en.eq(self.rd_en)]
             slot[name] = sr.data
 
         # the multiplier: the activation is operand a, the weight operand b

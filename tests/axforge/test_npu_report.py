@@ -40,7 +40,7 @@ def test_winners_and_the_table():
 @pytest.mark.slow
 def test_report_and_ppa_end_to_end(tmp_path, capsys):
     npu = tmp_path / "micro.yaml"
-    npu.write_text("tiles: 1\npes: 2\nweight_depth: 64\nneuron_depth: 16\ndata_depth: 48\nmax_layers: 4\n")
+    npu.write_text("tiles: 1\npes: 2\nweight_depth: 256\nneuron_depth: 32\ndata_depth: 64\nmax_layers: 6\n")
     runs = tmp_path / "cmp"
     assert main(["axnet", "compare", "--kernels", "kmeans", "--methods", "axnet,onepass", "--epochs", "1",
                  "--n-train", "600", "-q", "-o", str(runs)]) == 0

@@ -46,3 +46,23 @@ def test_presets_and_yaml_paths(tmp_path):
     # the label does not change the hardware
     assert NpuSpec.from_dict({"tiles": 1, "pes": 2, "name": "a"}).design.content_hash == \
         NpuSpec.from_dict({"tiles": 1, "pes": 2, "name": "b"}).design.content_hash
+
+
+def test_emission_writes_one_pe_module_and_the_npu_script(tmp_path):
+    import re
+
+    from axforge.generators.npu import emit_npu
+    spec = preset("npu-tiny")
+    d = spec.design
+    man = emit_npu(spec, tmp_path / "npu", {"cells.lib": "lib", "sram.memlib": "memlib"})
+    out = tmp_path / "npu"
+    pe = out / f"{d.pe_module}.v"
+    assert pe.is_file() and f"{d.pe_module}.v" in man["files"]
+    assert len(re.findall(rf"^module {re.escape(d.pe_module)}\b", pe.read_text(), re.M)) == 1
+    top = (out / f"{d.top}.v").read_text()
+    # every PE of every tile is an instance of the one PE module
+    assert len(re.findall(rf"^\s*{re.escape(d.pe_module)}\s", top, re.M)) == spec.config.n_pes
+    script = (out / "synth.ys").read_text()
+    assert script == d.synth_script([n for n in man["files"] if n.endswith(".v")])
+    assert "memory_libmap -lib sram.memlib" in script and "synth -flatten" not in script
+    assert (out / "cells.lib").read_text() == "lib" and (out / "sram.memlib").read_text() == "memlib"

@@ -80,6 +80,12 @@ def _check_result(r, spec, prog, x):
     assert r["energy_pj_per_sample"] == pytest.approx(r["dynamic_pj_per_sample"] + leak / n, rel=1e-4)
     # per-sample energy of the mixed stream = its pred phase for all + the approximation for the safe ones
     assert r["energy_pj_per_sample"] == pytest.approx(r["pred_pj"] + r["approx_pj"] * n_safe / n, rel=1e-3)
+    # the memories are SRAM macros; their reads and writes are part of the internal energy
+    mem = r["memory"]
+    assert mem["macros"] > 0 and 0 < mem["area_um2"] < r["sequential_area_um2"] and mem["leakage_uw"] > 0
+    assert 0 < d["forced_memory"] < d["forced_internal"] and 0 < d["mixed_memory"] - d["forced_memory"]
+    assert mem["pred_pj"] == pytest.approx(d["forced_memory"] / n, rel=1e-4)
+    assert any(t.startswith("AXF_SRAM_") for t in r["cell_counts"])
     assert {"synth_s", "sta_s", "gate_sim_s", "forced_gate_sim_s", "total_s"} <= set(r["timing"])
     json.dumps(r)
 

@@ -101,8 +101,8 @@ def test_registered_and_signed_designs():
 def test_a_synthesis_bug_never_passes(monkeypatch):
     real = flow.synthesize
 
-    def broken(files, top, pdk, work_dir):
-        m = real(files, top, pdk, work_dir)
+    def broken(files, top, pdk, work_dir, script=None):
+        m = real(files, top, pdk, work_dir, script=script)
         assert "  NAND2_X1 " in m.verilog
         bad = m.verilog.replace("  NAND2_X1 ", "  AND2_X1 ", 1)   # one gate loses its inversion
         return flow.Mapped(m.top, bad, m.netlist, m.stat)
