@@ -11,8 +11,8 @@ additions cost.
    layer-by-layer, safe and unsafe samples; and its speed (calls per second).
 4. Gate-level PPA (:func:`axforge.pdk_stub.npu_ppa.npu_ppa`) of ``npu-tiny`` and ``npu-tiny-u``
    with two multipliers each, on a 6-4-4-1 network and 24 of its inputs: synthesis time, area,
-   critical path, leakage, energy per phase. ``npu-paper`` only with ``--paper`` (its memories
-   become flip-flops in the stub PDK and synthesis ran past 7 minutes).
+   critical path, leakage, energy per phase. ``npu-paper`` too with ``--paper`` (about 50 s of
+   synthesis with its memories as SRAM macros, then minutes of Verilator build per netlist).
 5. AXNet's additions: ``npu-tiny`` against the same NPU with ``gating: false`` (no Hadamard
    multiplier, switch or control loads) on the same one-pass program: area and energy per phase
    (with ``--paper`` also ``npu-paper`` against ``npu-paper-plain``).
