@@ -1,4 +1,4 @@
-"""SMAC3 as an algorithm of the search core, on the toy problem: distinct, valid, seeded points, the
+"""SMAC3 and TPE as algorithms of the search core, on the toy problem: distinct, valid, seeded points, the
 hand-computed optimum, and a resumed study that evaluates nothing twice."""
 
 import pytest
@@ -45,3 +45,20 @@ def test_cost_is_the_minimised_objective_and_infeasible_points_cost_more():
     assert make_algorithm("smac", toy, objective="size").cost(ok) == 5.0
     with pytest.raises(AxforgeError, match="SMAC objective must be one of score, size, risk, not 'nope'"):
         make_algorithm("smac", toy, objective="nope")
+
+
+def test_tpe_baseline_on_the_toy_problem(tmp_path):
+    runs = []
+    for _ in range(2):
+        toy = _toy()
+        r = run_search(toy, "tpe", budget=30, seed=2, progress=False)
+        keys = [toy.space.key(e.params) for e in r.evaluations]
+        assert len(keys) == len(set(keys)) == toy.calls == 30
+        assert r.trace[-1]["best_feasible_score"] == 8.0
+        runs.append(keys)
+    assert runs[0] == runs[1]
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    run_search(_toy(), "tpe", budget=10, seed=0, storage=url, study_name="t", progress=False)
+    again = _toy()
+    r = run_search(again, "tpe", budget=16, seed=0, storage=url, study_name="t", resume=True, progress=False)
+    assert again.calls == 6 and r.resumed == 10
