@@ -66,7 +66,7 @@ def add_map_parser(sub):
     mp.add_argument("--bank", help="bank YAML: rows, cols, multipliers (default: a built-in 6-array bank)")
     mp.add_argument("--budget", type=int, default=200, help="network evaluations per algorithm (default 200)")
     mp.add_argument("--algo", default="autoapprox",
-                    help="comma-separated: autoapprox, greedy, random, nsga2, exhaustive (first = primary)")
+                    help="comma-separated: autoapprox, greedy, random, nsga2, exhaustive, smac, tpe (first = primary)")
     mp.add_argument("--target", default="no-loss", help="no-loss | loss=POINTS | accuracy in [0,1]")
     mp.add_argument("--area-budget", type=float, help="chip area budget in um2")
     mp.add_argument("--pick", default="S", help="which pick becomes the chip: S, L or XL (default S)")

@@ -160,7 +160,7 @@ def test_mapping_algorithms_need_the_mapping_problem():
         make_algorithm("greedy", Toy())
     from axforge.search.algorithms import AutoApprox, NSGA2Search
     assert ALGORITHMS["autoapprox"] is AutoApprox and ALGORITHMS["nsga2"] is NSGA2Search
-    assert set(ALGORITHMS) == {"autoapprox", "exhaustive", "greedy", "nsga2", "random"}
+    assert set(ALGORITHMS) == {"autoapprox", "exhaustive", "greedy", "nsga2", "random", "smac", "tpe"}
 
 
 def test_an_algorithm_driven_by_hand_with_ask_and_tell():
