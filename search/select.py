@@ -24,6 +24,7 @@ and what it misses by; there is never a silent fallback.
 few vectorised comparisons.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,18 +47,35 @@ class Infeasible(AxforgeError):
 
 @dataclass(frozen=True)
 class Choice:
-    """The selected candidate: its index, the candidate itself and why it was chosen."""
+    """The selected candidate: its index, the candidate itself, how many were feasible, and why it
+    was chosen (:attr:`reason`, formatted when read: a query does not pay for the text)."""
 
     index: int
     candidate: dict
-    reason: str
     feasible: int
+    total: int
+    why: tuple = ()
+    bounds: tuple = ()
+
+    @property
+    def reason(self):
+        kind, *v = self.why
+        if kind == "quality":
+            text = f"the highest accuracy ({v[0]:.4g})"
+        elif kind == "energy":
+            text = f"the largest energy reduction ({v[0]:.4g}x)"
+        else:
+            score, theta, c_acc, c_e, e_norm = v
+            text = (f"the largest integrated score {score:.4g} = {theta:g} * acc / {c_acc:g} + {1 - theta:g} * "
+                    f"energy reduction / ({c_e:g} * {e_norm:.4g})")
+        given = [f"{k} >= {b:g}" for k, b in self.bounds]
+        return f"{text} among {self.feasible} of {self.total} networks" + (f" with {', '.join(given)}" if given else "")
 
 
 def _bound(name, value):
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise bad_value(f"Constraint {name}", value, "a number >= 0")
     if name == "min_accuracy" and value > 1:
         raise bad_value("Constraint min_accuracy", value, "a share in [0, 1]")
@@ -80,6 +98,7 @@ class Selector:
                 raise AxforgeError(f"Every candidate must have a number {key!r}") from None
         self._acc, self._spd, self._er = cols["accuracy"], cols["speedup"], cols["energy_reduction"]
         self._values = {"accuracy": self._acc, "speedup": self._spd, "energy_reduction": self._er}
+        self._all = np.arange(len(self._acc))
 
     def select(self, mode, min_accuracy=None, min_speedup=None, min_energy_reduction=None, theta=0.5):
         """The :class:`Choice` of ``mode`` under the bounds; raises :class:`Infeasible`."""
@@ -93,32 +112,35 @@ class Selector:
                                "accuracy threshold)")
         if isinstance(theta, bool) or not isinstance(theta, (int, float)) or not 0.0 <= theta <= 1.0:
             raise bad_value("Selection theta", theta, "a number in [0, 1]")
-        ok = np.ones(len(self._acc), dtype=bool)
+        ok = None
         for name, key in _BOUNDS:
-            if bounds[name] is not None:
-                ok &= self._values[key] >= bounds[name]
-        if not ok.any():
-            raise self._infeasible(bounds)
-        idx = np.flatnonzero(ok)
-        acc, spd, er = self._acc[idx], self._spd[idx], self._er[idx]
+            b = bounds[name]
+            if b is not None:
+                m = self._values[key] >= b
+                ok = m if ok is None else ok & m
+        if ok is None:
+            idx = self._all
+        else:
+            idx = np.flatnonzero(ok)
+            if not len(idx):
+                raise self._infeasible(bounds)
+        acc, er = self._acc[idx], self._er[idx]
         if mode == "quality":
-            best = idx[np.lexsort((-spd, -er, -acc))[0]]
-            why = f"the highest accuracy ({self._acc[best]:.4g})"
+            best = int(idx[np.lexsort((-self._spd[idx], -er, -acc))[0]])
+            why = ("quality", float(self._acc[best]))
         elif mode == "energy":
-            best = idx[np.lexsort((-acc, -er))[0]]
-            why = f"the largest energy reduction ({self._er[best]:.4g}x)"
+            best = int(idx[np.lexsort((-acc, -er))[0]])
+            why = ("energy", float(self._er[best]))
         else:
             c_acc = bounds["min_accuracy"] or 1.0
             c_e = bounds["min_energy_reduction"] or 1.0
-            e_norm = float(np.max(er / c_e))
-            score = theta * acc / c_acc + (1.0 - theta) * er / (c_e * e_norm) if e_norm > 0 else theta * acc / c_acc
-            best = idx[np.lexsort((-acc, -score))[0]]
-            s = float(score[np.flatnonzero(idx == best)[0]])
-            why = (f"the largest integrated score {s:.4g} = {theta:g} * acc / {c_acc:g} + {1 - theta:g} * "
-                   f"energy reduction / ({c_e:g} * {e_norm:.4g})")
-        given = [f"{k} >= {v:g}" for k, v in bounds.items() if v is not None]
-        reason = f"{why} among {int(ok.sum())} of {len(ok)} networks" + (f" with {', '.join(given)}" if given else "")
-        return Choice(int(best), self.candidates[int(best)], reason, int(ok.sum()))
+            e_norm = float(er.max()) / c_e
+            score = theta * acc / c_acc + ((1.0 - theta) * er / (c_e * e_norm) if e_norm > 0 else 0.0)
+            j = int(np.lexsort((-acc, -score))[0])
+            best = int(idx[j])
+            why = ("integrated", float(score[j]), theta, c_acc, c_e, e_norm)
+        given = tuple((k, v) for k, v in bounds.items() if v is not None)
+        return Choice(best, self.candidates[best], len(idx), len(self._acc), why, given)
 
     def _infeasible(self, bounds):
         short = np.zeros(len(self._acc))
