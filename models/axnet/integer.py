@@ -61,15 +61,19 @@ def _calibrate(net, x):
             cs = [None] * (len(net.approx.layers) - 1)
         az, a = [], x
         layers = list(net.approx.layers)
+        acts = net.approx.acts
         for i, layer in enumerate(layers):
             if i and cs[i - 1] is not None:
                 a = a * cs[i - 1]
             z = layer(a)
             az.append(z)
-            a = F.relu(z) if i < len(layers) - 1 else z
+            a = _FLOAT[acts[i]](z) if i < len(layers) - 1 else z
     finally:
         net.float()
     return [z.numpy() for z in pz], [z.numpy() for z in az]
+
+
+_FLOAT = {"relu": F.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
 
 
 def _weight_codes(w, config):
@@ -200,10 +204,17 @@ def compile_net(net, config, calib_x, meta=None):
     src, s_in, z_in = 0, inq["scale"], inq["zero_point"]
     layers = list(net.approx.layers)
     for i, lin in enumerate(layers[:-1]):
-        scale = _act_scale(az[i], c, f"Approximation layer {i}")
-        approx.append(bld.layer(lin, src, s_in, z_in, scale, [relu] * lin.out_features, f"Approximation layer {i}",
+        where = f"Approximation layer {i}"
+        act = net.approx.acts[i]
+        if act == "relu":                  # calibrated output scale
+            scale, out_scale = _act_scale(az[i], c, where), None
+        elif act == "tanh" and not c.signed:
+            raise bad_value(f"{where} activation", act, "relu or sigmoid on an unsigned NPU (tanh needs signed codes)")
+        else:                              # PLAN: fixed input and output scales
+            scale, out_scale = ctrl_scale, 2.0 ** -c.gate_frac
+        approx.append(bld.layer(lin, src, s_in, z_in, scale, [KINDS.index(act)] * lin.out_features, where,
                                 gate=gate_of.get(i + 1, -1)))
-        src, s_in, z_in = approx[-1].dst, scale, 0
+        src, s_in, z_in = approx[-1].dst, out_scale or scale, 0
     zh = az[-1]
     out_scales = np.where(np.abs(zh).max(axis=0) > 0, np.abs(zh).max(axis=0), 1.0) / c.wide_range[1]
     approx.append(bld.layer(layers[-1], src, s_in, z_in, out_scales, [wide] * layers[-1].out_features,

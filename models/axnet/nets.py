@@ -26,8 +26,8 @@ from torch import nn
 
 from axforge.errors import bad_value
 
-__all__ = ["AXNet", "Approximator", "PairNet", "Predictor", "SharingNet", "match_predictor", "n_params",
-           "parse_topology", "safe_logit", "topology_text"]
+__all__ = ["ACTIVATIONS", "AXNet", "Approximator", "PairNet", "Predictor", "SharingNet", "check_acts",
+           "match_predictor", "n_params", "parse_topology", "safe_logit", "topology_text"]
 
 
 def parse_topology(text, what="Topology", min_layers=2):
@@ -67,9 +67,24 @@ def _mlp(widths):
     return nn.ModuleList(nn.Linear(a, b) for a, b in pairwise(widths))
 
 
-def _run(layers, x, controls=None):
-    """The MLP ``layers`` on ``x``: ReLU after every layer but the last; ``controls[i - 1]``
-    (``c(i)``, or None) gates the input of layer ``i`` for i >= 1."""
+#: the hidden-layer activations an approximator may use (the NPU's output units, :data:`KINDS`)
+ACTIVATIONS = ("relu", "sigmoid", "tanh")
+_ACT = {"relu": F.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
+
+
+def check_acts(acts, n_hidden, what="Approximator activations"):
+    """``acts`` as a tuple of ``n_hidden`` names of :data:`ACTIVATIONS` (None: all ReLU)."""
+    if acts is None:
+        return ("relu",) * n_hidden
+    acts = tuple(acts)
+    if len(acts) != n_hidden or any(a not in ACTIVATIONS for a in acts):
+        raise bad_value(what, list(acts), f"{n_hidden} of " + ", ".join(ACTIVATIONS) + " (one per hidden layer)")
+    return acts
+
+
+def _run(layers, x, controls=None, acts=None):
+    """The MLP ``layers`` on ``x``: ``acts[i]`` (default ReLU) after every layer but the last;
+    ``controls[i - 1]`` (``c(i)``, or None) gates the input of layer ``i`` for i >= 1."""
     a = x
     last = len(layers) - 1
     for i, layer in enumerate(layers):
@@ -77,26 +92,30 @@ def _run(layers, x, controls=None):
             a = a * controls[i - 1]
         a = layer(a)
         if i < last:
-            a = F.relu(a)
+            a = _ACT[acts[i]](a) if acts else F.relu(a)
     return a
 
 
 class Approximator(nn.Module):
-    """The MLP ``H``: ReLU hidden layers, a linear output.
+    """The MLP ``H``: ReLU hidden layers (or one activation per hidden layer), a linear output.
 
     Parameters
     ----------
     topology : str or sequence of int -- ``"input-hidden...-output"``, e.g. ``"6-8-8-1"``.
+    acts : sequence of str, optional -- one of :data:`ACTIVATIONS` per hidden layer (default ReLU);
+        the NPU computes sigmoid and tanh with its PLAN units.
 
     Attributes
     ----------
     widths : tuple of int
+    acts : tuple of str
     layers : nn.ModuleList of nn.Linear -- ``layers[i]`` is ``W(i), b(i)``.
     """
 
-    def __init__(self, topology):
+    def __init__(self, topology, acts=None):
         super().__init__()
         self.widths = parse_topology(topology, "Approximator topology")
+        self.acts = check_acts(acts, len(self.widths) - 2)
         self.layers = _mlp(self.widths)
 
     @property
@@ -106,7 +125,7 @@ class Approximator(nn.Module):
 
     def forward(self, x, controls=None):
         """``H(x)``; ``controls[i - 1]`` is ``c(i)`` (N, n_i) or None (ungated), for i = 1..l."""
-        return _run(self.layers, x, controls)
+        return _run(self.layers, x, controls, self.acts)
 
 
 class Predictor(nn.Module):
@@ -139,6 +158,8 @@ class AXNet(nn.Module):
     p_outputs : 1 or 2 -- P(x) as one sigmoid logit or two softmax logits.
     control : "all" or int -- one control vector per hidden layer, or only at hidden layer ``k``
         (1-based, ``1 <= k <= l``; the simplified variant of Sec. III-D).
+    acts : sequence of str, optional -- the approximation subnet's hidden activations
+        (:class:`Approximator`; default ReLU).
 
     Attributes
     ----------
@@ -147,10 +168,10 @@ class AXNet(nn.Module):
     gated : tuple of int -- the hidden layers that get a control vector (1-based).
     """
 
-    def __init__(self, topology, pred_hidden, p_outputs=1, control="all"):
+    def __init__(self, topology, pred_hidden, p_outputs=1, control="all", acts=None):
         super().__init__()
         _check_p_outputs(p_outputs)
-        self.approx = Approximator(topology)
+        self.approx = Approximator(topology, acts)
         hidden = self.approx.hidden
         if not hidden:
             raise bad_value("AXNet topology", topology_text(self.approx.widths), "at least one hidden layer")
@@ -211,10 +232,10 @@ class PairNet(nn.Module):
     """A separate approximator and predictor (the one-pass and iterative baselines), as one module
     whose forward gives ``(H(x), P logits)`` like :class:`AXNet`."""
 
-    def __init__(self, topology, pred_hidden, p_outputs=1):
+    def __init__(self, topology, pred_hidden, p_outputs=1, acts=None):
         super().__init__()
         _check_p_outputs(p_outputs)
-        self.approx = Approximator(topology)
+        self.approx = Approximator(topology, acts)
         self.p_outputs = p_outputs
         self.pred = Predictor(self.approx.widths[0], pred_hidden, p_outputs)
 

@@ -111,3 +111,35 @@ def test_what_cannot_run_on_an_npu():
         compile_net(_net(), NpuConfig(tiles=1, pes=2, data_depth=64, weight_depth=16), x)
     with pytest.raises(AxforgeError, match="Data words the network needs must be at most the NPU's data_depth = 20"):
         compile_net(_net(), NpuConfig(tiles=1, pes=2, data_depth=20), x)
+
+
+@pytest.mark.parametrize("acts", [("sigmoid", "tanh"), ("tanh", "relu"), ("sigmoid", "sigmoid")])
+def test_sigmoid_and_tanh_hidden_layers_compile_to_plan_units(acts):
+    torch.manual_seed(3)
+    net = PairNet("3-8-6-2", (7,), p_outputs=2, acts=acts)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(2.0)
+    net.eval()
+    x = _x()
+    prog, _, h8, _ = _errors(net, NpuConfig(tiles=1, pes=2, width=8, data_depth=64), x)
+    assert [set(la.kind.tolist()) for la in prog.approx[:-1]] == [{KINDS.index(a)} for a in acts]
+    # PLAN's own error (a few per cent of the output range) bounds how close 8 bits get
+    assert h8 < 0.1, h8
+    fn = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
+    with torch.no_grad():                               # the float network uses the activations
+        lay = net.approx.layers
+        want = lay[2](fn[acts[1]](lay[1](fn[acts[0]](lay[0](x)))))
+        assert torch.allclose(net.approx(x), want)
+
+
+def test_activation_errors():
+    with pytest.raises(AxforgeError, match=r"Approximator activations must be 2 of relu, sigmoid, tanh"):
+        PairNet("3-8-6-2", (7,), acts=("relu",))
+    with pytest.raises(AxforgeError, match=r"Approximator activations must be 2 of relu, sigmoid, tanh"):
+        AXNet("3-8-6-2", (5,), acts=("relu", "gelu"))
+    net = PairNet("3-8-6-2", (7,), acts=("tanh", "relu")).eval()
+    with pytest.raises(AxforgeError, match="Approximation layer 0 activation must be relu or sigmoid on an unsigned NPU"):
+        compile_net(net, NpuConfig(tiles=1, pes=2, signed=False, data_depth=64), _x(lo=0.0))
+    # the default is ReLU everywhere, as before
+    assert PairNet("3-8-6-2", (7,)).approx.acts == ("relu", "relu")

@@ -19,9 +19,9 @@ from axforge.sim.npu_sim import expected_beats, run_npu_tb, simulate
 torch.set_num_threads(1)
 
 
-def _program(spec, kind="axnet", seed=0):
+def _program(spec, kind="axnet", seed=0, acts=None):
     torch.manual_seed(seed)
-    net = AXNet("3-6-5-2", (4,)) if kind == "axnet" else PairNet("3-6-5-2", (4,), p_outputs=2)
+    net = AXNet("3-6-5-2", (4,), acts=acts) if kind == "axnet" else PairNet("3-6-5-2", (4,), p_outputs=2, acts=acts)
     with torch.no_grad():
         for p in net.parameters():
             p.mul_(2.0)
@@ -31,11 +31,12 @@ def _program(spec, kind="axnet", seed=0):
     return prog, quantise_inputs(prog, x[:40])
 
 
-@pytest.mark.parametrize("name, mult, kind", [("npu-tiny", "trunc:8x8s:k=6,comp=const", "axnet"),
-                                              ("npu-tiny-u", None, "pair")])
-def test_rtl_equals_the_golden_model_bit_and_cycle(name, mult, kind):
+@pytest.mark.parametrize("name, mult, kind, acts", [("npu-tiny", "trunc:8x8s:k=6,comp=const", "axnet", None),
+                                                    ("npu-tiny-u", None, "pair", None),
+                                                    ("npu-tiny", None, "axnet", ("tanh", "sigmoid"))])
+def test_rtl_equals_the_golden_model_bit_and_cycle(name, mult, kind, acts):
     spec = preset(name).with_multiplier(mult) if mult else preset(name)
-    prog, x = _program(spec, kind)
+    prog, x = _program(spec, kind, acts=acts)
     r = simulate(spec, prog, x, extract_lut(spec.mult_spec), cycle_samples=10)
     assert r["error"] is None and r["bit_exact"]
     assert 0 < r["golden"]["safe"].sum() < len(x)            # both fallbacks and results were checked
