@@ -28,15 +28,17 @@ def _metrics_line(m):
 
 def cmd_axnet_train(args):
     from axforge.models.axnet import train
-    _not_for(args, {"iterations": ("iterative",), "control": ("axnet",), "pred": ("axnet", "onepass", "iterative")},
+    _not_for(args, {"iterations": ("iterative",), "control": ("axnet",), "pred": ("axnet", "onepass", "iterative"),
+                    "acts": ("axnet", "onepass", "iterative")},
              args.method)
     run = train(args.kernel, args.method, topology=args.topology, pred=args.pred, group=args.group,
                 epochs=args.epochs, seed=args.seed, out_dir=args.output, progress=not args.quiet,
                 p_outputs=args.p_outputs, control=args.control if args.control is not None else "all",
                 iterations=args.iterations if args.iterations is not None else 2, threads=args.threads,
-                n_train=args.n_train)
+                n_train=args.n_train, acts=[a.strip() for a in args.acts.split(",")] if args.acts else None)
     c, p = run.meta["config"], run.meta["params"]
-    print(f"{c['method']} on {c['kernel']} (topology {c['topology']}, predictor {c['pred']}, group {c['group']}, "
+    acts = f", acts {','.join(c['acts'])}" if c.get("acts") else ""
+    print(f"{c['method']} on {c['kernel']} (topology {c['topology']}{acts}, predictor {c['pred']}, group {c['group']}, "
           f"bound {run.meta['bound']:g}, seed {c['seed']}): {p['net']} parameters (AXNet's: {p['axnet']}); "
           f"trained in {run.train_time_s:.1f} s")
     print(f"test: {_metrics_line(run.metrics)}")
@@ -126,6 +128,8 @@ def add_axnet_parser(sub):
     tr.add_argument("--control", help="axnet: 'all' hidden layers gated (default) or one layer's index")
     tr.add_argument("--iterations", type=int, help="iterative: retrain/relabel rounds (default 2)")
     tr.add_argument("--n-train", type=int, help="training inputs drawn (default: the kernel's)")
+    tr.add_argument("--acts", help="the approximator's hidden activations, comma-separated relu / sigmoid / tanh, "
+                                   "one per hidden layer (default relu)")
     tr.add_argument("--threads", type=int, help="torch threads (default $AXFORGE_TRAIN_THREADS or 1)")
     tr.add_argument("-o", "--output", required=True, help="the run's folder (checkpoints, net.pt, meta.json)")
     tr.add_argument("-q", "--quiet", action="store_true")

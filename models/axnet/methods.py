@@ -51,7 +51,7 @@ from axforge.paths import atomic_write_bytes
 from axforge.registry import Registry
 
 from .metrics import predicted_safe, quality_metrics, true_labels
-from .nets import AXNet, PairNet, SharingNet, parse_topology
+from .nets import AXNet, PairNet, SharingNet, check_acts, parse_topology
 
 __all__ = ["CKPT", "METHODS", "Method", "RunConfig", "Splits", "build_net", "fit", "losses", "prediction_loss",
            "prepare_data", "save_torch", "stages_of"]
@@ -101,9 +101,15 @@ class RunConfig:
     val_fraction: float = 0.1
     n_train: int = 0
     n_test: int = 0
+    acts: tuple = ()        # the approximator's hidden activations; () = ReLU everywhere
 
     def __post_init__(self):
         METHODS.lookup(self.method, "Method")
+        object.__setattr__(self, "acts", tuple(self.acts or ()))
+        if self.acts:
+            if METHODS[self.method].net == "sharing":
+                raise bad_value("Training option 'acts'", list(self.acts), "empty for the weight-sharing method")
+            check_acts(self.acts, len(parse_topology(self.topology, "Topology")) - 2)
         for key, lo in (("epochs", 1), ("batch_size", 1), ("iterations", 0), ("n_train", 2), ("n_test", 1)):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
@@ -122,7 +128,12 @@ class RunConfig:
         return parse_topology(self.pred, "Prediction topology", min_layers=1)[1:]
 
     def to_dict(self):
-        return json.loads(json.dumps(asdict(self)))
+        """The config as JSON data; ``acts`` only when it is not the default (so the configs, run
+        folders and cache keys of ReLU networks are what they were before it existed)."""
+        d = json.loads(json.dumps(asdict(self)))
+        if not d["acts"]:
+            d.pop("acts")
+        return d
 
 
 def stages_of(cfg):
@@ -134,10 +145,11 @@ def stages_of(cfg):
 def build_net(cfg):
     """The untrained network of ``cfg`` (initialised from torch's global RNG)."""
     kind = METHODS[cfg.method].net
+    acts = cfg.acts or None
     if kind == "axnet":
-        return AXNet(cfg.topology, cfg.pred_hidden, cfg.p_outputs, cfg.control)
+        return AXNet(cfg.topology, cfg.pred_hidden, cfg.p_outputs, cfg.control, acts)
     if kind == "pair":
-        return PairNet(cfg.topology, cfg.predictor_hidden, cfg.p_outputs)
+        return PairNet(cfg.topology, cfg.predictor_hidden, cfg.p_outputs, acts)
     return SharingNet(cfg.topology, cfg.p_outputs)
 
 

@@ -67,7 +67,7 @@ def _control(value):
 
 def resolve_config(kernel, method="axnet", topology=None, pred=None, group=1, epochs=None, seed=0, p_outputs=1,
                    control="all", iterations=2, batch_size=None, lr=None, val_fraction=0.1, n_train=None,
-                   n_test=None, match_params=True):
+                   n_test=None, match_params=True, acts=None):
     """``(RunConfig, params)``: the run's settings with the kernel's defaults filled in, and the
     parameter counts (``net``: the method's network; ``axnet``: the AXNet of the same topology,
     ``pred`` and control; for the baselines also ``baseline``, their predictor's ``hidden`` and
@@ -98,7 +98,8 @@ def resolve_config(kernel, method="axnet", topology=None, pred=None, group=1, ep
                     epochs=d["epochs"] if epochs is None else epochs,
                     batch_size=d["batch_size"] if batch_size is None else batch_size,
                     lr=d["lr"] if lr is None else lr, iterations=iterations, val_fraction=val_fraction,
-                    n_train=k.n_train if n_train is None else n_train, n_test=k.n_test if n_test is None else n_test)
+                    n_train=k.n_train if n_train is None else n_train, n_test=k.n_test if n_test is None else n_test,
+                    acts=tuple(acts or ()))
     k.bound(group)
     with torch.random.fork_rng(devices=[]):   # counting builds networks: keep the caller's RNG stream
         params = {"net": n_params(build_net(cfg)), "axnet": n_params(AXNet(widths, pw[1:], p_outputs, control))}
@@ -175,7 +176,8 @@ def load(directory):
 
 def train(kernel, method="axnet", topology=None, pred=None, group=1, epochs=None, seed=0, out_dir=None,
           progress=True, *, p_outputs=1, control="all", iterations=2, batch_size=None, lr=None, val_fraction=0.1,
-          n_train=None, n_test=None, match_params=True, resume=True, threads=None, callback=None, pinned=True):
+          n_train=None, n_test=None, match_params=True, resume=True, threads=None, callback=None, pinned=True,
+          acts=None):
     """Train ``method`` on ``kernel`` and return the :class:`TrainedRun` (saved to ``out_dir`` if given).
 
     Parameters
@@ -198,6 +200,8 @@ def train(kernel, method="axnet", topology=None, pred=None, group=1, epochs=None
     batch_size, lr : training settings (default: the kernel's defaults).
     val_fraction : float -- share of the kernel's train split held out for validation.
     n_train, n_test : int, optional -- split sizes (default: the kernel's).
+    acts : sequence of str, optional -- the approximator's hidden activations, one of relu,
+        sigmoid, tanh per hidden layer (default ReLU; not for ``sharing``).
     threads : int, optional -- torch threads while training (default 1, or
         ``$AXFORGE_TRAIN_THREADS``); the same seed and thread count give the same weights.
     callback : callable, optional -- called after every epoch (see :func:`.methods.fit`).
@@ -212,9 +216,9 @@ def train(kernel, method="axnet", topology=None, pred=None, group=1, epochs=None
         kwargs = dict(kernel=k.name, method=method, topology=topology, pred=pred, group=group, epochs=epochs,
                       seed=seed, progress=progress, p_outputs=p_outputs, control=control, iterations=iterations,
                       batch_size=batch_size, lr=lr, val_fraction=val_fraction, n_train=n_train, n_test=n_test,
-                      match_params=match_params, resume=resume, threads=threads)
+                      match_params=match_params, resume=resume, threads=threads, acts=list(acts or ()))
         resolve_config(k, method, topology, pred, group, epochs, seed, p_outputs, control, iterations,
-                       batch_size, lr, val_fraction, n_train, n_test, match_params)   # bad input: error here
+                       batch_size, lr, val_fraction, n_train, n_test, match_params, acts)   # bad input: error here
         if out_dir is not None:
             run_pinned(_train_saved, {**kwargs, "out_dir": str(out_dir)}, train_threads(threads))
             return load(out_dir)
@@ -222,7 +226,7 @@ def train(kernel, method="axnet", topology=None, pred=None, group=1, epochs=None
             run_pinned(_train_saved, {**kwargs, "out_dir": tmp}, train_threads(threads))
             return load(tmp)
     cfg, params = resolve_config(k, method, topology, pred, group, epochs, seed, p_outputs, control, iterations,
-                                 batch_size, lr, val_fraction, n_train, n_test, match_params)
+                                 batch_size, lr, val_fraction, n_train, n_test, match_params, acts)
     n = train_threads(threads)
     before = torch.get_num_threads()
     torch.set_num_threads(n)
