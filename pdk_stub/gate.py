@@ -32,7 +32,7 @@ from .sram import parse_macro
 from .sta import analyze, net_info
 
 __all__ = ["GateLevel", "gate_level", "design_ppa", "energy_from_toggles", "flow_digest", "netlist_energy",
-           "netlist_files"]
+           "netlist_files", "saif_node"]
 
 
 @lru_cache(maxsize=1)
@@ -113,12 +113,18 @@ def macro_energy(module, lib, node):
     return total
 
 
-def netlist_energy(module, lib, info, saif, top):
-    """``(switching fJ, internal fJ, macro fJ)`` of a netlist run from its SAIF file: the internal
-    energy includes the SRAM macros' accesses, which ``macro fJ`` repeats on its own."""
+def saif_node(saif, top):
+    """The SAIF subtree of instance ``top`` (its nets' toggles and its instances')."""
     node = find_instance(read_tree(saif), top)
     if node is None:
         raise AxforgeError(f"SAIF has no instance {top}")
+    return node
+
+
+def netlist_energy(module, lib, info, node):
+    """``(switching fJ, internal fJ, macro fJ)`` of a netlist run from its SAIF subtree
+    (:func:`saif_node`): the internal energy includes the SRAM macros' accesses, which
+    ``macro fJ`` repeats on its own."""
     switching, internal, missing = energy_from_toggles(module, lib, info, dict(node["nets"]))
     if missing:
         raise AxforgeError(f"SAIF lacks toggle counts for {len(missing)} nets (e.g. {missing[0]})")
@@ -184,8 +190,9 @@ def gate_level(design, pdk, workload, output_load_ff=None, check=True):
                 equivalence = (f"workload: {np.asarray(ref).size} of {np.asarray(ref).size} outputs equal "
                                "(gate level = RTL" + (" = LUT model)" if hasattr(workload, "reference") else ")"))
             t["equivalence_s"] = time.perf_counter() - t0
-        toggles = dict(find_instance(read_tree(saif), top)["nets"])
-        switching, internal, macro_fj = netlist_energy(module, lib, info, saif, top)
+        node = saif_node(saif, top)
+        toggles = dict(node["nets"])
+        switching, internal, macro_fj = netlist_energy(module, lib, info, node)
     leakage_nw = sum(lib.cells[c["type"]].leakage_nw for c in module["cells"].values())
     seq_area = sum(lib.cells[c["type"]].area for c in module["cells"].values() if lib.cells[c["type"]].sequential)
     macros = [lib.cells[c["type"]] for c in module["cells"].values() if parse_macro(c["type"])]

@@ -47,7 +47,7 @@ from axforge.paths import (
 from axforge.sim.lut import extract_lut
 from axforge.sim.workloads import NpuSamples
 
-from .gate import flow_digest, gate_level, netlist_energy, netlist_files
+from .gate import flow_digest, gate_level, netlist_energy, netlist_files, saif_node
 from .pdk import default_pdk
 from .sta import net_info
 
@@ -137,8 +137,8 @@ def price_netlist(mapped, design, pdk, workload, files=None):
         equivalence = _check(design, workload, y_gate, y_rtl, workload.reference(design), "forced")
         t["equivalence_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        switching, internal, macro = netlist_energy(mapped.module, lib, net_info(mapped.module, lib), saif,
-                                                    design.top)
+        switching, internal, macro = netlist_energy(mapped.module, lib, net_info(mapped.module, lib),
+                                                    saif_node(saif, design.top))
     t["energy_s"] = time.perf_counter() - t0
     return switching, internal, macro, equivalence, t
 

@@ -20,7 +20,25 @@ from axforge.errors import AxforgeError, bad_value
 
 from .base import ALGORITHMS, Algorithm
 
-__all__ = ["SmacSearch"]
+__all__ = ["ScalarCost", "SmacSearch"]
+
+
+class ScalarCost:
+    """One cost to minimise from a result: the problem's ``objective`` (default its first) as the
+    core minimises it, or ``infeasible_cost`` plus the violation for an infeasible point (the
+    single-objective methods SMAC and TPE share it)."""
+
+    def __init__(self, problem, objective=None, infeasible_cost=1e3):
+        names = [o.name for o in problem.objectives]
+        self.objective = objective or names[0]
+        if self.objective not in names:
+            raise bad_value("SMAC objective", self.objective, "one of " + ", ".join(names))
+        self._obj = problem.objectives[names.index(self.objective)]
+        self.infeasible_cost = float(infeasible_cost)
+
+    def __call__(self, result):
+        value = float(self._obj.minimised(result.values[self.objective]))
+        return value if result.feasible else self.infeasible_cost + result.violation
 
 
 @ALGORITHMS.register("smac")
@@ -38,12 +56,7 @@ class SmacSearch(Algorithm):
 
     def __init__(self, problem, seed=0, objective=None, infeasible_cost=1e3):
         super().__init__(problem, seed)
-        names = [o.name for o in problem.objectives]
-        self.objective = objective or names[0]
-        if self.objective not in names:
-            raise bad_value("SMAC objective", self.objective, "one of " + ", ".join(names))
-        self._obj = problem.objectives[names.index(self.objective)]
-        self.infeasible_cost = float(infeasible_cost)
+        self.cost = ScalarCost(problem, objective, infeasible_cost)
         self.budget = 100
         self._smac = None
         self._asked = {}         # space key -> TrialInfo SMAC handed out
@@ -53,10 +66,6 @@ class SmacSearch(Algorithm):
     def plan(self, budget):
         if self._smac is None:
             self.budget = int(budget)
-
-    def cost(self, result):
-        value = float(self._obj.minimised(result.values[self.objective]))
-        return value if result.feasible else self.infeasible_cost + result.violation
 
     def _build(self):
         from smac import HyperparameterOptimizationFacade as HPO
@@ -85,6 +94,7 @@ class SmacSearch(Algorithm):
             self._smac.tell(info, TrialValue(cost=self.cost(result)), save=False)
 
     def ask(self):
+        from smac.runhistory.dataclasses import TrialValue
         if self._smac is None:
             self._build()
         self._flush()
@@ -97,7 +107,6 @@ class SmacSearch(Algorithm):
                 return params
             # SMAC proposed a point the core already knows: tell it the known cost and ask again
             known = next(r for r in reversed(self.history) if self.space.key(r.params) == key)
-            from smac.runhistory.dataclasses import TrialValue
             self._smac.tell(info, TrialValue(cost=self.cost(known)), save=False)
         raise AxforgeError("SMAC proposed only points already evaluated, 100 times in a row")
 

@@ -11,7 +11,7 @@ points.
 """
 
 from .base import ALGORITHMS, Algorithm
-from .smac import SmacSearch
+from .smac import ScalarCost
 
 __all__ = ["TpeSearch"]
 
@@ -25,15 +25,12 @@ class TpeSearch(Algorithm):
         super().__init__(problem, seed)
         import optuna
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        self._cost = SmacSearch(problem, seed, objective, infeasible_cost).cost
+        self.cost = ScalarCost(problem, objective, infeasible_cost)
         self.tries = tries
         self._study = optuna.create_study(
             direction="minimize", sampler=optuna.samplers.TPESampler(seed=int(seed), n_startup_trials=n_startup))
         self._open = {}          # space key -> the Optuna trial it came from
         self._draw = self.space.sampler(seed)
-
-    def cost(self, result):
-        return self._cost(result)
 
     def ask(self):
         from optuna.trial import TrialState

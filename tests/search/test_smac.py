@@ -13,11 +13,12 @@ def _toy():
     return Toy()
 
 
-def test_smac_reaches_the_toy_optimum_seeded_and_distinct():
+@pytest.mark.parametrize("algo", ["smac", "tpe"])
+def test_reaches_the_toy_optimum_seeded_and_distinct(algo):
     runs = []
     for _ in range(2):
         toy = _toy()
-        r = run_search(toy, "smac", budget=30, seed=2, progress=False)
+        r = run_search(toy, algo, budget=30, seed=2, progress=False)
         keys = [toy.space.key(e.params) for e in r.evaluations]
         assert len(keys) == len(set(keys)) == toy.calls == 30
         assert all(toy.space.validate(e.params) == dict(e.params) for e in r.evaluations)
@@ -26,14 +27,14 @@ def test_smac_reaches_the_toy_optimum_seeded_and_distinct():
     assert runs[0] == runs[1]
 
 
-def test_resume_replays_the_study_into_smac(tmp_path):
+@pytest.mark.parametrize("algo, first, total", [("smac", 12, 20), ("tpe", 10, 16)])
+def test_resume_replays_the_study(algo, first, total, tmp_path):
     url = f"sqlite:///{tmp_path / 'study.db'}"
-    first = _toy()
-    run_search(first, "smac", budget=12, seed=0, storage=url, study_name="s", progress=False)
+    run_search(_toy(), algo, budget=first, seed=0, storage=url, study_name="s", progress=False)
     again = _toy()
-    r = run_search(again, "smac", budget=20, seed=0, storage=url, study_name="s", resume=True, progress=False)
+    r = run_search(again, algo, budget=total, seed=0, storage=url, study_name="s", resume=True, progress=False)
     keys = [again.space.key(e.params) for e in r.evaluations]
-    assert again.calls == 8 and len(keys) == len(set(keys)) == 20 and r.resumed == 12
+    assert again.calls == total - first and len(keys) == len(set(keys)) == total and r.resumed == first
 
 
 def test_cost_is_the_minimised_objective_and_infeasible_points_cost_more():
@@ -43,22 +44,6 @@ def test_cost_is_the_minimised_objective_and_infeasible_points_cost_more():
     bad = toy.evaluate({"x": 4, "y": 4, "op": "mul", "scale": 2})      # z = 32, limit 24
     assert algo.cost(ok) == -5.0 and algo.cost(bad) == 1e3 + 24
     assert make_algorithm("smac", toy, objective="size").cost(ok) == 5.0
+    assert make_algorithm("tpe", toy).cost(bad) == 1e3 + 24
     with pytest.raises(AxforgeError, match="SMAC objective must be one of score, size, risk, not 'nope'"):
         make_algorithm("smac", toy, objective="nope")
-
-
-def test_tpe_baseline_on_the_toy_problem(tmp_path):
-    runs = []
-    for _ in range(2):
-        toy = _toy()
-        r = run_search(toy, "tpe", budget=30, seed=2, progress=False)
-        keys = [toy.space.key(e.params) for e in r.evaluations]
-        assert len(keys) == len(set(keys)) == toy.calls == 30
-        assert r.trace[-1]["best_feasible_score"] == 8.0
-        runs.append(keys)
-    assert runs[0] == runs[1]
-    url = f"sqlite:///{tmp_path / 'study.db'}"
-    run_search(_toy(), "tpe", budget=10, seed=0, storage=url, study_name="t", progress=False)
-    again = _toy()
-    r = run_search(again, "tpe", budget=16, seed=0, storage=url, study_name="t", resume=True, progress=False)
-    assert again.calls == 6 and r.resumed == 10
