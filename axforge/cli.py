@@ -429,12 +429,14 @@ def build_parser():
     from .cli_kernel import add_kernel_parser
     from .cli_map import add_map_parser
     from .cli_model import add_model_parser
+    from .cli_nas import add_nas_parser
     from .cli_npu import add_npu_parser
     add_model_parser(sub)
     add_map_parser(sub)
     add_kernel_parser(sub)
     add_axnet_parser(sub)
     add_npu_parser(sub)
+    add_nas_parser(sub)
 
     mult = sub.add_parser("mult", help="the multiplier library")
     msub = mult.add_subparsers(dest="mcmd", required=True)

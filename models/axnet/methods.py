@@ -21,7 +21,9 @@ retrain    ``L_a`` over the approximator, on the training inputs the last labell
 
 ``axnet`` = joint (on :class:`.nets.AXNet`); ``sharing`` = joint (on :class:`.nets.SharingNet`);
 ``onepass`` = approx, pred; ``iterative`` = approx, pred, then ``iterations`` times retrain,
-pred. Later stages continue from the weights of the earlier ones (the predictor is fine-tuned on
+pred; ``approximator`` = approx alone, on a pair whose predictor always says safe
+(:func:`.nets.always_safe`: every input is approximated, the setting of NAS for approximate
+computing, Chen et al.). Later stages continue from the weights of the earlier ones (the predictor is fine-tuned on
 the new labels, not re-initialised).
 
 Gradient routing of AXNet's joint stage: ``P(x)`` is a function of the prediction subnet alone,
@@ -51,7 +53,7 @@ from axforge.paths import atomic_write_bytes
 from axforge.registry import Registry
 
 from .metrics import predicted_safe, quality_metrics, true_labels
-from .nets import AXNet, PairNet, SharingNet, check_acts, parse_topology
+from .nets import AXNet, PairNet, SharingNet, always_safe, check_acts, parse_topology
 
 __all__ = ["CKPT", "METHODS", "Method", "RunConfig", "Splits", "build_net", "fit", "losses", "prediction_loss",
            "prepare_data", "save_torch", "stages_of"]
@@ -64,7 +66,7 @@ METHODS = Registry("AXNet method")
 class Method:
     """A training method: its network and its stages (see the module docstring)."""
     name: str
-    net: str            # "axnet", "pair" or "sharing"
+    net: str            # "axnet", "pair", "approximator" or "sharing"
     stages: tuple       # stage kinds before the iterations
     repeat: tuple = ()  # stage kinds repeated ``iterations`` times
     description: str = ""
@@ -74,7 +76,9 @@ for _m in (Method("axnet", "axnet", ("joint",), description="AXNet, joint traini
            Method("onepass", "pair", ("approx", "pred"), description="one-pass training (Mahajan et al.)"),
            Method("iterative", "pair", ("approx", "pred"), ("retrain", "pred"),
                   description="iterative training (Xu et al.)"),
-           Method("sharing", "sharing", ("joint",), description="weight sharing (Sec. III-A), joint training")):
+           Method("sharing", "sharing", ("joint",), description="weight sharing (Sec. III-A), joint training"),
+           Method("approximator", "approximator", ("approx",),
+                  description="the approximator alone, every input approximated (NAS, Chen et al.)")):
     METHODS.register(_m.name, _m)
 
 
@@ -150,6 +154,8 @@ def build_net(cfg):
         return AXNet(cfg.topology, cfg.pred_hidden, cfg.p_outputs, cfg.control, acts)
     if kind == "pair":
         return PairNet(cfg.topology, cfg.predictor_hidden, cfg.p_outputs, acts)
+    if kind == "approximator":
+        return always_safe(PairNet(cfg.topology, (), 1, acts))
     return SharingNet(cfg.topology, cfg.p_outputs)
 
 

@@ -26,8 +26,8 @@ from torch import nn
 
 from axforge.errors import bad_value
 
-__all__ = ["ACTIVATIONS", "AXNet", "Approximator", "PairNet", "Predictor", "SharingNet", "check_acts",
-           "match_predictor", "n_params", "parse_topology", "safe_logit", "topology_text"]
+__all__ = ["ACTIVATIONS", "AXNet", "Approximator", "PairNet", "Predictor", "SharingNet", "always_safe",
+           "check_acts", "match_predictor", "n_params", "parse_topology", "safe_logit", "topology_text"]
 
 
 def parse_topology(text, what="Topology", min_layers=2):
@@ -241,6 +241,21 @@ class PairNet(nn.Module):
 
     def forward(self, x):
         return self.approx(x), self.pred(x)
+
+
+def always_safe(pair):
+    """``pair`` (a :class:`PairNet` with a logistic-regression predictor) with its predictor fixed
+    to say *safe* on every input: zero weights, bias +1, not trained (``requires_grad`` off). The
+    NPU compiles it as any pair; its one prediction neuron always decides safe."""
+    if not isinstance(pair, PairNet) or len(pair.pred.layers) != 1 or pair.p_outputs != 1:
+        raise bad_value("Always-safe network", type(pair).__name__, "a PairNet with a one-logit, no-hidden predictor")
+    lin = pair.pred.layers[0]
+    with torch.no_grad():
+        lin.weight.zero_()
+        lin.bias.fill_(1.0)
+    for p in pair.pred.parameters():
+        p.requires_grad_(False)
+    return pair
 
 
 def n_params(module):

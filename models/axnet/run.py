@@ -43,8 +43,9 @@ GENERIC = {"epochs": 80, "batch_size": 128}
 # each method's learning rate, chosen on the validation split from {1e-2, 3e-3} (80 epochs, seeds 0
 # and 1, all kernels): the mean validation true invocation of AXNet rose from 38.6 % (1e-2) to
 # 42.6 % (3e-3), while one-pass fell from 39.4 % to 34.6 % and iterative from 39.3 % to 38.1 %.
-# The weight-sharing net trains jointly like AXNet and takes its rate (not tuned on its own).
-METHOD_LR = {"axnet": 3e-3, "onepass": 1e-2, "iterative": 1e-2, "sharing": 3e-3}
+# The weight-sharing net trains jointly like AXNet and takes its rate, the approximator alone trains
+# the approximation stage of one-pass and takes its rate (neither tuned on its own).
+METHOD_LR = {"axnet": 3e-3, "onepass": 1e-2, "iterative": 1e-2, "sharing": 3e-3, "approximator": 1e-2}
 
 
 def _kernel(k):
@@ -89,7 +90,7 @@ def resolve_config(kernel, method="axnet", topology=None, pred=None, group=1, ep
     matched = match_predictor(widths, pw[1:], p_outputs, control) if match else None
     if method == "axnet":
         hidden = pw[1:]
-    elif method == "sharing":
+    elif method in ("sharing", "approximator"):
         hidden = ()
     else:
         hidden = matched["hidden"] if matched else pw[1:]
@@ -183,7 +184,7 @@ def train(kernel, method="axnet", topology=None, pred=None, group=1, epochs=None
     Parameters
     ----------
     kernel : Kernel or str -- a kernel or a registered kernel's name.
-    method : str -- ``axnet``, ``onepass``, ``iterative`` or ``sharing`` (:data:`.methods.METHODS`).
+    method : str -- ``axnet``, ``onepass``, ``iterative``, ``sharing`` or ``approximator`` (:data:`.methods.METHODS`).
     topology : str -- the approximator ``"input-hidden...-output"`` (default: :data:`DEFAULTS`).
     pred : str -- AXNet's prediction subnet ``"input-hidden..."``; the baselines' predictor gets as
         many hidden layers, of the width that matches AXNet's parameter count within 3 %
