@@ -73,7 +73,8 @@ def cmd_nas_search(args):
         print(f"energy model {model['npu']} / {m}: {model['programs']} networks at gate level, leave-one-out "
               f"error {100 * model['loo_mean_error']:.1f} % mean, {100 * model['loo_max_error']:.1f} % max "
               f"({summary['calibration_s']} s)")
-    for m, ms in summary["methods"].items():
+    for m in summary["method_order"]:
+        ms = summary["methods"][m]
         print(f"\n{m}: {ms['evaluations']} evaluations ({ms['feasible']} fit the NPU, {ms['resumed']} resumed), "
               f"best f_perf {ms['best_f_perf']:.4g}, hypervolume {ms['hypervolume']:.4g}; "
               f"wall {ms['wall_s']:.1f} s = training {ms['train_s']:.1f} s + hardware {ms['hw_s']:.2f} s "
@@ -113,7 +114,6 @@ def cmd_nas_select(args):
 
 def cmd_nas_compare(args):
     from axforge.flows.nas_compare import nas_compare
-    _check_workers(args)
     kernels = _names(args.kernels)
     groups = _ints(args.group, "Groups")
     summary = nas_compare(kernels, groups, _names(args.method), args.budget, args.output,

@@ -380,7 +380,7 @@ def nas_search(settings, methods=("smac", "fixed"), budget=30, out="out/nas", st
     summary = {"kernel": settings.kernel, "group": settings.group, "npu": settings.npu, "budget": budget,
                "settings": settings.to_dict(), "split": {"search": "val", "report": "test"},
                "energy_models": {m: md.to_dict() for m, md in problem.models.items()},
-               "calibration_s": round(calib_s, 1), "methods": {}}
+               "calibration_s": round(calib_s, 1), "method_order": methods, "methods": {}}
     results = {}
     for m in methods:
         name = f"nas-{m}-s{settings.seed}-{problem.key()[:12]}"
@@ -478,7 +478,7 @@ def load_front(out_dir, method=None):
         raise bad_value("NAS folder", str(out_dir), "a folder written by axforge nas search (with summary.json)")
     try:
         s = json.loads(summary.read_text())
-        methods = list(s["methods"])
+        methods = list(s["method_order"])
     except (ValueError, KeyError) as exc:
         raise AxforgeError(f"NAS folder {d} must hold a readable summary.json, not a broken one ({exc!r})")
     method = method or methods[0]

@@ -12,7 +12,7 @@ fallback beat); the approximation phase is what a safe sample adds (approximatio
 emission, less the fallback beat): the split :func:`axforge.pdk_stub.npu_ppa.npu_ppa` measures.
 :func:`calibrate` runs the gate-level flow on a handful of compiled programs (their results are
 cached by the flow), takes both phases of each as points, and fits the coefficients by
-non-negative least squares (``scipy.optimize.nnls``). Its accuracy is stated, never assumed: the
+non-negative least squares on the relative error (``scipy.optimize.nnls``). Its accuracy is stated, never assumed: the
 leave-one-program-out mean and largest relative error of the phase energies are part of the model.
 Leakage is not modelled: it is the design's leakage power (from the same runs) times the time.
 """
@@ -67,8 +67,13 @@ class EnergyModel:
 
 
 def _fit(a, b):
+    """Non-negative coefficients minimising the *relative* squared error (each point's row and
+    target divided by its target), so the small prediction phase weighs as much as a large
+    approximation phase."""
     from scipy.optimize import nnls
-    coef, _ = nnls(np.asarray(a, float), np.asarray(b, float))
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    w = 1.0 / np.maximum(b, 1e-9)
+    coef, _ = nnls(a * w[:, None], b * w)
     return coef
 
 
