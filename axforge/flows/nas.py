@@ -355,10 +355,23 @@ def _csv(rows):
 
 
 def nas_search(settings, methods=("smac", "fixed"), budget=30, out="out/nas", storage=None, resume=False,
-               progress=True, worker=0, shared=False):
+               progress=True, worker=0, shared=False, pinned=True):
     """Search ``settings.kernel`` with each of ``methods`` for ``budget`` evaluations (one study each,
     sharing the trained networks); write the Pareto sets, the evaluations, Fig. 3 and Fig. 4b and
-    ``summary.json`` to ``out``; return the summary."""
+    ``summary.json`` to ``out``; return the summary.
+
+    ``pinned``: the whole search runs in one spawned process with pinned float kernels
+    (:func:`axforge.models.train.run_pinned`), so the same seed trains the same networks on any x86
+    CPU with AVX2 (in place when already inside such a process; ``False``: in this process)."""
+    kwargs = dict(settings=settings, methods=tuple(methods), budget=budget, out=str(out), storage=storage,
+                  resume=resume, progress=progress, worker=worker, shared=shared)
+    if pinned:
+        from axforge.models.train import run_pinned, train_threads
+        return run_pinned(_search, kwargs, train_threads())
+    return _search(**kwargs)
+
+
+def _search(settings, methods, budget, out, storage, resume, progress, worker, shared):
     from axforge.search.algorithms import ALGORITHMS
     from axforge.search.pareto import hypervolume
     from axforge.search.study import run_search

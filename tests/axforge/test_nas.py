@@ -24,8 +24,10 @@ def _model(spec):
 
 @pytest.fixture
 def fixed_model(monkeypatch):
-    """Every NPU's energy model is :data:`COEF` (no gate-level runs)."""
+    """Every NPU's energy model is :data:`COEF` (no gate-level runs); the search runs in this
+    process (as inside a pinned one), so the model reaches it."""
     monkeypatch.setattr(NasProblem, "_calibrate", lambda self, spec: _model(spec))
+    monkeypatch.setenv("AXFORGE_TRAIN_CHILD", "1")
 
 
 def _settings(**kw):
