@@ -117,7 +117,8 @@ def add_axnet_parser(sub):
 
     tr = asub.add_parser("train", help="train one method on one kernel (seeded, checkpointed per epoch, resumable)")
     tr.add_argument("kernel", help="a kernel of `axforge kernel list`")
-    tr.add_argument("--method", default="axnet", help="axnet (default), onepass, iterative or sharing")
+    tr.add_argument("--method", default="axnet", help="axnet (default), onepass, iterative, sharing or approximator "
+                                                      "(the approximator alone, every input approximated)")
     tr.add_argument("--topology", help="the approximator, input-hidden...-output (default: the kernel's)")
     tr.add_argument("--pred", help="the prediction subnet, input-hidden... (axnet; the baselines' predictor "
                                    "gets as many hidden layers, sized to AXNet's parameter count)")

@@ -10,7 +10,6 @@ import pytest
 
 from axforge.cli import main
 from axforge.errors import AxforgeError
-from axforge.flows import nas as nas_flow
 from axforge.flows import npu_energy
 from axforge.flows.nas import NasProblem, NasSettings, nas_search, pareto_rows
 from axforge.flows.npu_energy import EnergyModel, phase_features
@@ -196,3 +195,15 @@ def test_real_calibration_on_the_tiny_npu(tmp_path):
     assert m.loo_mean_error < 0.25, m
     r = prob.evaluate(_point(4, 4))
     assert r.feasible and r.values["energy_reduction"] > 0 and r.values["speedup"] > 0
+
+
+def test_two_workers_share_one_study(fixed_model, tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    s = _settings()
+    a = nas_search(s, ("random",), 3, tmp_path / "w0", storage=url, shared=True, worker=0, progress=False)
+    b = nas_search(s, ("random",), 5, tmp_path / "w1", storage=url, shared=True, worker=1, progress=False)
+    assert a["methods"]["random"]["evaluations"] == 3
+    m = b["methods"]["random"]
+    assert m["evaluations"] == 5 and m["trained_now"] == 2          # worker 1 read worker 0's three
+    evals = json.loads((tmp_path / "w1" / "evaluations_random.json").read_text())
+    assert len({json.dumps(e["params"], sort_keys=True) for e in evals}) == 5
