@@ -159,6 +159,8 @@ def test_cli_search_select_and_errors(fixed_model, tmp_path, capsys):
     text = capsys.readouterr().out
     best = max(front, key=lambda r: (r["accuracy"], r["energy_reduction"], r["speedup"]))
     assert f"chosen: {best['id']}" in text and "axforge npu compile" in text and best["checkpoint"] in text
+    assert main(["npu", "compile", best["checkpoint"], "--npu", "npu-tiny", "-o", str(tmp_path / "img")]) == 0
+    assert "approximator on inversek2j -> npu-tiny" in capsys.readouterr().out
     assert main(["nas", "select", str(out), "--mode", "energy", "--min-accuracy", "1.0"]) == 2
     assert "No network meets the constraints; the closest is" in capsys.readouterr().err
     assert main(["nas", "select", str(out), "--mode", "energy", "--min-accuracy", "0.1", "--theta", "0.3"]) == 2
