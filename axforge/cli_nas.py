@@ -86,7 +86,7 @@ def cmd_nas_search(args):
         if len(rows) > args.show:
             print(f"  ... {len(rows) - args.show} more in pareto_{m}.csv")
     print(f"\nwrote {out}/summary.json, pareto_<method>.json/.csv, evaluations_<method>.json, fig3.png, fig4b.png, "
-          "study.db, nets/")
+          "convergence.png, study.db, nets/")
     return 0
 
 

@@ -425,6 +425,7 @@ def _search(settings, methods, budget, out, storage, resume, progress, worker, s
         write_json(out / f"evaluations_{m}.json", [r.to_dict() for r in res.evaluations])
     _fig3(results, out / "fig3.png", settings)
     _fig4b(results, out / "fig4b.png", settings)
+    _convergence(results, out / "convergence.png", settings)
     write_json(out / "summary.json", summary)
     return summary
 
@@ -452,6 +453,24 @@ def _fig3(results, path, settings):
         ax.set_yscale("log")
     axes[0][0].set_ylabel("energy reduction vs CPU (x)")
     fig.suptitle(f"{settings.kernel}, group {settings.group}, {settings.npu}: explored networks")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _convergence(results, path, settings):
+    """The best feasible f_perf after each evaluation, one line per method."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for m, res in results.items():
+        best = [np.nan if t.get("best_feasible_f_perf") is None else t["best_feasible_f_perf"] for t in res.trace]
+        ax.plot(np.arange(1, len(best) + 1), best, label=m)
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("best f_perf (validation)")
+    ax.legend()
+    ax.set_title(f"{settings.kernel}, group {settings.group}: best f_perf", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -151,7 +151,8 @@ def test_cli_search_select_and_errors(fixed_model, tmp_path, capsys):
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "random: 4 evaluations" in text and "Pareto set" in text and "fixed: 4 evaluations" in text
-    for f in ("summary.json", "pareto_random.json", "pareto_fixed.csv", "fig3.png", "fig4b.png", "study.db"):
+    for f in ("summary.json", "pareto_random.json", "pareto_fixed.csv", "fig3.png", "fig4b.png", "convergence.png",
+              "study.db"):
         assert (out / f).exists(), f
     front = json.loads((out / "pareto_fixed.json").read_text())["networks"]
     assert front and all("test_accuracy" in r for r in front)
