@@ -490,7 +490,7 @@ def _fig4b(results, path, settings):
             continue
         front = pts[pareto_mask(-pts)]
         front = front[np.argsort(front[:, 0])]
-        ax.step(front[:, 0], front[:, 1], where="post", marker="o", ms=4, label=m)
+        ax.step(front[:, 0], front[:, 1], where="pre", marker="o", ms=4, label=m)
     ax.set_xlabel("accuracy (validation)")
     ax.set_ylabel("energy reduction vs CPU (x)")
     ax.set_yscale("log")
