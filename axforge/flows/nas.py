@@ -417,7 +417,9 @@ def _search(settings, methods, budget, out, storage, resume, progress, worker, s
             "trained_now": problem.trained - trained0, "best_f_perf": best, "hypervolume": hv,
             "best_f_perf_trace": [t.get("best_feasible_f_perf") for t in res.trace],
             "pareto": len(rows), "wall_s": round(wall, 2), "train_s": round(train_s, 2), "hw_s": round(hw_s, 3),
-            "overhead_s": round(max(0.0, wall - evals_s), 3)}
+            "overhead_s": round(max(0.0, wall - evals_s), 3),
+            "study_train_s": round(sum(r.attrs.get("wall_train_s", 0.0) for r in res.evaluations), 2),
+            "study_hw_s": round(sum(r.attrs.get("hw_s", 0.0) for r in res.evaluations), 3)}
         body = {"method": m, "kernel": settings.kernel, "group": settings.group, "npu": settings.npu,
                 "front": list(FRONT), "split": "val (test_* on the held-out test split)", "networks": rows}
         write_json(out / f"pareto_{m}.json", body)

@@ -63,7 +63,7 @@ def nas_compare(kernels, groups, methods, budget, out, settings_of, min_accuracy
                              "topology": c["topology"], "acts": ",".join(c["acts"]), "accuracy": c["accuracy"],
                              "test_accuracy": c["test_accuracy"], "speedup": c["test_speedup"],
                              "energy_reduction": c["test_energy_reduction"], "evaluations": ms["evaluations"],
-                             "train_s": ms["train_s"], "hw_s": ms["hw_s"], "overhead_s": ms["overhead_s"]})
+                             "train_s": ms["study_train_s"], "hw_s": ms["study_hw_s"]})
     averages = _averages(rows, groups, methods)
     text = _markdown(rows, averages, groups, methods, min_accuracy, budget)
     summary = {"rows": rows, "averages": averages, "markdown": text, "budget": budget, "methods": list(methods),
