@@ -34,7 +34,7 @@ import hashlib
 import io
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +73,6 @@ class NasSettings:
     calib_epochs: int = 5
     ppa_samples: int = 12
     cpu: str = ""
-    extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
         from axforge.models.kernels import kernel
@@ -100,7 +99,6 @@ class NasSettings:
 
     def to_dict(self):
         d = asdict(self)
-        d.pop("extra")
         d["activations"], d["mults"] = list(self.activations), list(self.mults)
         return d
 
