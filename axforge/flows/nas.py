@@ -250,7 +250,12 @@ class NasProblem(Problem):
         self.trained += 1
         train_s = time.perf_counter() - t0
         t1 = time.perf_counter()
-        prog = compile_net(run.net, spec.config, self.data["train"].x)
+        try:          # trained weights can need codes the untrained ones did not (a bias past the accumulator)
+            prog = compile_net(run.net, spec.config, self.data["train"].x)
+        except AxforgeError as exc:
+            return self._zero(p, f"trained, does not fit the NPU: {exc}",
+                              {**attrs, "checkpoint": str(ckpt), "train_s": round(float(run.train_time_s), 3),
+                               "wall_train_s": round(train_s, 3), "hw_s": 0.0})
         val = self.data["val"]
         fig = self.figures(run, prog, spec, val)
         hw_s = time.perf_counter() - t1

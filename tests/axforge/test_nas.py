@@ -220,3 +220,17 @@ def test_workers_on_postgresql(postgres, fixed_model, tmp_path, capsys):
     assert "random: 5 evaluations" in capsys.readouterr().out.split("\n\n")[-2]
     summary = json.loads((tmp_path / "w1" / "summary.json").read_text())["methods"]["random"]
     assert (summary["evaluations"], summary["trained_now"]) == (5, 2)
+
+
+def test_a_trained_network_that_does_not_fit_is_infeasible(fixed_model, tmp_path, monkeypatch):
+    import axforge.models.axnet.integer as integer
+    real, calls = integer.compile_net, []
+
+    def compile_net(net, config, x, meta=None):
+        calls.append(1)
+        if len(calls) == 2:                        # the trained network's compile
+            raise AxforgeError("Layer 1 bias must be an integer between -8388608 and 8388607, not 23858751")
+        return real(net, config, x, meta)
+    monkeypatch.setattr(integer, "compile_net", compile_net)
+    r = NasProblem(_settings(), tmp_path).evaluate(_point(4, 2))
+    assert not r.feasible and r.attrs["note"].startswith("trained, does not fit the NPU: Layer 1 bias")

@@ -238,7 +238,7 @@ def test_bad_settings_name_the_value():
     with pytest.raises(AxforgeError, match=r"^Topology for kernel 'synth' must be '2-\.\.\.-1' \(its 2 inputs and 1 "
                                            r"output\), not '3-8-1'$"):
         train(synth(), "axnet", "3-8-1", **TINY)
-    with pytest.raises(AxforgeError, match=r"^Method must be one of axnet, onepass, iterative, sharing, not 'nope'$"):
+    with pytest.raises(AxforgeError, match=r"^Method must be one of axnet, onepass, iterative, sharing, approximator, not 'nope'$"):
         train(synth(), "nope", **TINY)
     with pytest.raises(AxforgeError, match=r"^Prediction topology for kernel 'synth' must be '2-hidden\.\.\.'"):
         train(synth(), "axnet", "2-8-1", "4-4", **TINY)
