@@ -153,8 +153,8 @@ class NasProblem(Problem):
         self.data = prepare_data(self.kernel, cfg.seed, cfg.n_train, cfg.n_test, cfg.val_fraction)
         self.models = {}
         if s.energy == "model":
-            for m, spec in self.specs.items():
-                self.models[m] = self._calibrate(spec)
+            for spec in self.specs.values():
+                self.models[spec.multiplier] = self._calibrate(spec)
         self._ready = True
 
     def _config(self, hidden, acts, pred):

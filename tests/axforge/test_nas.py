@@ -234,3 +234,24 @@ def test_a_trained_network_that_does_not_fit_is_infeasible(fixed_model, tmp_path
     monkeypatch.setattr(integer, "compile_net", compile_net)
     r = NasProblem(_settings(), tmp_path).evaluate(_point(4, 2))
     assert not r.feasible and r.attrs["note"].startswith("trained, does not fit the NPU: Layer 1 bias")
+
+
+def test_the_optional_dimensions_axnet_predictor_and_multiplier(fixed_model, tmp_path):
+    from axforge.models.axnet.integer import compile_net, integer_metrics
+    from axforge.models.axnet.run import load
+    from axforge.sim.lut import extract_lut
+    mults = ("exact:8x8s", "bam:8x8s:h=1,v=4,tree=array")
+    prob = NasProblem(_settings(pred_max=4, mults=mults), tmp_path)
+    assert {"pred_neurons", "mult"} <= set(prob.space.names)
+    r = prob.evaluate({**_point(4, 2, "relu"), "pred_neurons": 3, "mult": mults[1]})
+    assert r.feasible and r.attrs["method"] == "axnet" and r.attrs["multiplier"].startswith("bam:8x8s:h=1,v=4")
+    run = load(r.attrs["checkpoint"])
+    spec = prob.specs[mults[1]]
+    prog = compile_net(run.net, spec.config, prob.data["train"].x)
+    val = prob.data["val"]
+    _, out = integer_metrics(prog, spec.config, extract_lut(spec.mult_spec), prob.kernel, val.x, val.t, 1)
+    within = out["errors"] < prob.kernel.bound(1)
+    assert r.values["accuracy"] == pytest.approx(np.mean(~out["safe"] | within))   # rejected inputs run exact
+    assert r.attrs["invoked"] == pytest.approx(out["safe"].mean())
+    plain = prob.evaluate({**_point(4, 2, "relu"), "pred_neurons": 0, "mult": mults[0]})
+    assert plain.attrs["method"] == "approximator" and plain.attrs["invoked"] == 1.0
