@@ -6,9 +6,6 @@ from pathlib import Path
 
 from .errors import AxforgeError, bad_value
 
-SEARCH_DEFAULTS = {"method": "smac,fixed", "budget": 30, "group": 1, "npu": "npu-paper", "epochs": 30}
-
-
 def _ints(text, what):
     try:
         return [int(t) for t in str(text).split(",") if t.strip()]

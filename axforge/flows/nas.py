@@ -34,6 +34,7 @@ import hashlib
 import io
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -260,7 +261,8 @@ class NasProblem(Problem):
         fig = self.figures(run, prog, spec, val)
         hw_s = time.perf_counter() - t1
         values = {"accuracy": fig["accuracy"], "speedup": fig["speedup"], "energy_reduction": fig["energy_reduction"]}
-        values["f_perf"] = s.alpha * values["accuracy"] + s.beta * values["speedup"] + s.eps * values["energy_reduction"]
+        values["f_perf"] = (s.alpha * values["accuracy"] + s.beta * values["speedup"]
+                            + s.eps * values["energy_reduction"])
         attrs.update(checkpoint=str(ckpt), train_s=round(float(run.train_time_s), 3), wall_train_s=round(train_s, 3),
                      hw_s=round(hw_s, 4), params=int(run.meta["params"]["net"]),
                      **{k2: fig[k2] for k2 in ("npu_cycles", "npu_energy_pj", "invoked", "approximator_within")})
@@ -281,6 +283,7 @@ class NasProblem(Problem):
         cyc = sample_cycles(prog, spec.config)
         if s.energy == "gate":
             from axforge.pdk_stub.npu_ppa import npu_ppa
+
             from .npu_report import ppa_inputs
             pick = ppa_inputs(safe, s.ppa_samples)
             g = npu_ppa(spec, prog, quantise_inputs(prog, split.x)[pick])
@@ -410,7 +413,7 @@ def _search(settings, methods, budget, out, storage, resume, progress, worker, s
         evals_s = problem.eval_wall - eval0
         rows = pareto_rows(res.evaluations, m)
         for r in rows:
-            for k, v in problem.test_figures(_result_of(res, r)).items():
+            for k, v in problem.test_figures(res.evaluations[r["evaluation"]]).items():
                 r[f"test_{k}"] = v
         feas = [r for r in res.evaluations if r.feasible]
         hv = hypervolume(problem.hv_points(res.evaluations), problem.hv_reference()) if feas else 0.0
@@ -435,75 +438,69 @@ def _search(settings, methods, budget, out, storage, resume, progress, worker, s
     return summary
 
 
-def _result_of(res, row):
-    return res.evaluations[row["evaluation"]]
+@contextmanager
+def saved_figure(path, **subplots):
+    """``(fig, axes)`` of ``plt.subplots(**subplots)``, laid out, saved to ``path`` and closed."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(**subplots)
+    try:
+        yield fig, axes
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
 
 
 def _fig3(results, path, settings):
     """The explored networks of each method, accuracy against energy reduction, coloured by
     evaluation order (the paper's Fig. 3)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(results), figsize=(4.6 * len(results), 4), squeeze=False, sharey=True)
-    for ax, (m, res) in zip(axes[0], results.items()):
-        pts = [(i, r.values["accuracy"], r.values["energy_reduction"]) for i, r in enumerate(res.evaluations)
-               if r.feasible]
-        if pts:
-            i, a, e = map(np.array, zip(*pts))
-            sc = ax.scatter(a, e, c=i, cmap="viridis", s=18)
-            fig.colorbar(sc, ax=ax, label="evaluation")
-        ax.set_title(f"{m} ({len(res.evaluations)} evaluations)", fontsize=10)
-        ax.set_xlabel("accuracy (validation)")
-        ax.set_yscale("log")
-    axes[0][0].set_ylabel("energy reduction vs CPU (x)")
-    fig.suptitle(f"{settings.kernel}, group {settings.group}, {settings.npu}: explored networks")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    size = (4.6 * len(results), 4)
+    with saved_figure(path, ncols=len(results), figsize=size, squeeze=False, sharey=True) as (fig, axes):
+        for ax, (m, res) in zip(axes[0], results.items()):
+            pts = [(i, r.values["accuracy"], r.values["energy_reduction"]) for i, r in enumerate(res.evaluations)
+                   if r.feasible]
+            if pts:
+                i, a, e = map(np.array, zip(*pts))
+                sc = ax.scatter(a, e, c=i, cmap="viridis", s=18)
+                fig.colorbar(sc, ax=ax, label="evaluation")
+            ax.set_title(f"{m} ({len(res.evaluations)} evaluations)", fontsize=10)
+            ax.set_xlabel("accuracy (validation)")
+            ax.set_yscale("log")
+        axes[0][0].set_ylabel("energy reduction vs CPU (x)")
+        fig.suptitle(f"{settings.kernel}, group {settings.group}, {settings.npu}: explored networks")
 
 
 def _convergence(results, path, settings):
     """The best feasible f_perf after each evaluation, one line per method."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for m, res in results.items():
-        best = [np.nan if t.get("best_feasible_f_perf") is None else t["best_feasible_f_perf"] for t in res.trace]
-        ax.plot(np.arange(1, len(best) + 1), best, label=m)
-    ax.set_xlabel("evaluations")
-    ax.set_ylabel("best f_perf (validation)")
-    ax.legend()
-    ax.set_title(f"{settings.kernel}, group {settings.group}: best f_perf", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with saved_figure(path, figsize=(5.5, 3.6)) as (_, ax):
+        for m, res in results.items():
+            best = [np.nan if t.get("best_feasible_f_perf") is None else t["best_feasible_f_perf"] for t in res.trace]
+            ax.plot(np.arange(1, len(best) + 1), best, label=m)
+        ax.set_xlabel("evaluations")
+        ax.set_ylabel("best f_perf (validation)")
+        ax.legend()
+        ax.set_title(f"{settings.kernel}, group {settings.group}: best f_perf", fontsize=10)
 
 
 def _fig4b(results, path, settings):
     """The methods' Pareto fronts in accuracy and energy reduction (the paper's Fig. 4b)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from axforge.search.pareto import pareto_mask
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for m, res in results.items():
-        pts = np.array([[r.values["accuracy"], r.values["energy_reduction"]] for r in res.evaluations if r.feasible])
-        if not len(pts):
-            continue
-        front = pts[pareto_mask(-pts)]
-        front = front[np.argsort(front[:, 0])]
-        ax.step(front[:, 0], front[:, 1], where="pre", marker="o", ms=4, label=m)
-    ax.set_xlabel("accuracy (validation)")
-    ax.set_ylabel("energy reduction vs CPU (x)")
-    ax.set_yscale("log")
-    ax.legend()
-    ax.set_title(f"{settings.kernel}, group {settings.group}: accuracy / energy fronts", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with saved_figure(path, figsize=(5.5, 4)) as (_, ax):
+        for m, res in results.items():
+            pts = np.array([[r.values["accuracy"], r.values["energy_reduction"]] for r in res.evaluations
+                            if r.feasible])
+            if not len(pts):
+                continue
+            front = pts[pareto_mask(-pts)]
+            front = front[np.argsort(front[:, 0])]
+            ax.step(front[:, 0], front[:, 1], where="pre", marker="o", ms=4, label=m)
+        ax.set_xlabel("accuracy (validation)")
+        ax.set_ylabel("energy reduction vs CPU (x)")
+        ax.set_yscale("log")
+        ax.legend()
+        ax.set_title(f"{settings.kernel}, group {settings.group}: accuracy / energy fronts", fontsize=10)
 
 
 def load_front(out_dir, method=None):

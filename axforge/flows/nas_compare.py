@@ -21,7 +21,7 @@ import numpy as np
 from axforge.errors import bad_value
 from axforge.paths import atomic_dir, write_json
 
-from .nas import load_front, nas_search
+from .nas import load_front, nas_search, saved_figure
 
 __all__ = ["PAPER", "nas_compare"]
 
@@ -51,8 +51,7 @@ def nas_compare(kernels, groups, methods, budget, out, settings_of, min_accuracy
         for k in kernels:
             d = out / k / f"g{g}"
             s = settings_of(k, g)
-            summ = nas_search(s, methods, budget, d, storage, resume=(d / "summary.json").exists() or
-                              (d / "study.db").exists(), progress=progress)
+            summ = nas_search(s, methods, budget, d, storage, resume=True, progress=progress)   # a rerun continues
             fronts = {m: load_front(d, m)[1] for m in methods}
             reach = min(max(r["accuracy"] for r in f) for f in fronts.values())
             thr = min(min_accuracy, reach)
@@ -127,26 +126,21 @@ def _markdown(rows, averages, groups, methods, min_accuracy, budget):
 
 def _fig5(rows, groups, methods, path):
     """Speedup and energy reduction per kernel, one bar per method, one column per group (Fig. 5)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(2, len(groups), figsize=(6 * len(groups), 6), squeeze=False)
     width = 0.8 / len(methods)
-    for col, g in enumerate(groups):
-        kernels = sorted({r["kernel"] for r in rows if r["group"] == g})
-        for row_i, (key, label) in enumerate((("speedup", "speedup (x)"), ("energy_reduction", "energy reduction (x)"))):
-            ax = axes[row_i][col]
-            for i, m in enumerate(methods):
-                vals = [next(r[key] for r in rows if r["group"] == g and r["kernel"] == k and r["method"] == m)
-                        for k in kernels]
-                ax.bar(np.arange(len(kernels)) + (i - (len(methods) - 1) / 2) * width, vals, width, label=m)
-            ax.set_xticks(np.arange(len(kernels)), kernels, rotation=30, ha="right", fontsize=8)
-            ax.set_ylabel(label)
-            ax.set_yscale("log")
-            if row_i == 0:
-                ax.set_title(f"group {g}", fontsize=10)
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle("fixed enumeration vs NAS, energy mode (Fig. 5)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    panels = (("speedup", "speedup (x)"), ("energy_reduction", "energy reduction (x)"))
+    with saved_figure(path, nrows=2, ncols=len(groups), figsize=(6 * len(groups), 6), squeeze=False) as (fig, axes):
+        for col, g in enumerate(groups):
+            kernels = sorted({r["kernel"] for r in rows if r["group"] == g})
+            for row_i, (key, label) in enumerate(panels):
+                ax = axes[row_i][col]
+                for i, m in enumerate(methods):
+                    vals = [next(r[key] for r in rows if r["group"] == g and r["kernel"] == k and r["method"] == m)
+                            for k in kernels]
+                    ax.bar(np.arange(len(kernels)) + (i - (len(methods) - 1) / 2) * width, vals, width, label=m)
+                ax.set_xticks(np.arange(len(kernels)), kernels, rotation=30, ha="right", fontsize=8)
+                ax.set_ylabel(label)
+                ax.set_yscale("log")
+                if row_i == 0:
+                    ax.set_title(f"group {g}", fontsize=10)
+        axes[0][0].legend(fontsize=8)
+        fig.suptitle("fixed enumeration vs NAS, energy mode (Fig. 5)")

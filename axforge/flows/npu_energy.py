@@ -103,7 +103,8 @@ def calibrate(spec, programs, inputs, progress=True):
         leak.add(p["leakage_uw"])
         freq.add(p["freq_mhz"])
     if len(leak) != 1 or len(freq) != 1:
-        raise AxforgeError(f"NPU energy calibration: the runs disagree on leakage {sorted(leak)} or clock {sorted(freq)}")
+        raise AxforgeError(f"NPU energy calibration: the runs disagree on leakage {sorted(leak)} or clock "
+                           f"{sorted(freq)}")
     a, b, owner = np.array(rows), np.array(target), np.array(owner)
     coef = _fit(a, b)
     errs = []

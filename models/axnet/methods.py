@@ -23,8 +23,8 @@ retrain    ``L_a`` over the approximator, on the training inputs the last labell
 ``onepass`` = approx, pred; ``iterative`` = approx, pred, then ``iterations`` times retrain,
 pred; ``approximator`` = approx alone, on a pair whose predictor always says safe
 (:func:`.nets.always_safe`: every input is approximated, the setting of NAS for approximate
-computing, Chen et al.). Later stages continue from the weights of the earlier ones (the predictor is fine-tuned on
-the new labels, not re-initialised).
+computing, Chen et al.). Later stages continue from the weights of the earlier ones (the
+predictor is fine-tuned on the new labels, not re-initialised).
 
 Gradient routing of AXNet's joint stage: ``P(x)`` is a function of the prediction subnet alone,
 so ``L_p`` reaches only the prediction subnet; ``H(x)`` depends on both subnets (through the
